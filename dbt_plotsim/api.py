@@ -1,0 +1,50 @@
+"""The Python API: load a spec, generate Arrow tables, write them to DuckDB or Parquet."""
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Any, Mapping
+
+import duckdb
+import pyarrow as pa
+
+from . import __version__
+from .engine.pipeline import Generation, start
+from .spec import Spec, load_spec
+from .writers import duckdb as duckdb_writer
+from .writers import parquet as parquet_writer
+
+SpecLike = Spec | Mapping[str, Any] | str | os.PathLike
+
+
+def _spec(source: SpecLike) -> Spec:
+    return source if isinstance(source, Spec) else load_spec(source)
+
+
+def spec_hash(spec: Spec) -> str:
+    return hashlib.sha256(spec.model_dump_json().encode()).hexdigest()[:16]
+
+
+def stream(spec: SpecLike, *, chunk_entities: int | None = None, workers: int = 1) -> Generation:
+    """Table layouts plus a stream of chunks, for writing large specs in bounded memory."""
+    return start(_spec(spec), chunk_entities=chunk_entities, workers=workers)
+
+
+def generate(spec: SpecLike, *, chunk_entities: int | None = None, workers: int = 1) -> dict[str, pa.Table]:
+    """Every table of the star schema, in memory, as Arrow tables keyed by table name."""
+    return stream(spec, chunk_entities=chunk_entities, workers=workers).tables()
+
+
+def write_duckdb(spec: SpecLike, database: str | os.PathLike | duckdb.DuckDBPyConnection, schema: str = "main", *,
+                 chunk_entities: int | None = None, workers: int = 1) -> list[str]:
+    """Create or replace the tables in `schema` of a DuckDB file (or connection), all in one transaction."""
+    return duckdb_writer.write_duckdb(stream(spec, chunk_entities=chunk_entities, workers=workers), database, schema)
+
+
+def write_parquet(spec: SpecLike, out_dir: str | os.PathLike, *, chunk_entities: int | None = None,
+                  workers: int = 1) -> dict[str, os.PathLike]:
+    """Write `<out_dir>/<table>.parquet` for every table; files change only once all are complete."""
+    spec = _spec(spec)
+    manifest = {"spec_hash": spec_hash(spec), "seed": spec.seed, "dbt_plotsim": __version__}
+    generation = stream(spec, chunk_entities=chunk_entities, workers=workers)
+    return parquet_writer.write_parquet(generation, out_dir, manifest)

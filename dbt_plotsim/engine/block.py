@@ -1,0 +1,110 @@
+"""One block of entities of one segment: positions -> latent scores -> correlated, lagged metric values.
+
+All draws come from streams named (seed, purpose, metric, segment, block) and are made for a full block
+of ENTITY_BLOCK entities, so an entity's values depend on nothing but its segment, its index and the spec.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import lfilter
+from scipy.special import ndtri
+
+from .plan import Plan, SegmentPlan
+from .positions import block_positions
+from .rng import ENTITY_BLOCK, stream
+
+
+@dataclass(frozen=True)
+class BlockValues:
+    segment: SegmentPlan
+    ids: np.ndarray  # (n,) int64
+    positions: np.ndarray  # (n, P) window positions
+    values: list[np.ndarray]  # per metric (n, P) float64
+    missing: list[np.ndarray | None]  # per metric (n, P) bool, or None when nothing is missing
+
+
+def _normals(seed: int, purpose: str, metric: str, segment: str, block: int, n: int, periods: int) -> np.ndarray:
+    return stream(seed, purpose, metric, segment, block).standard_normal((ENTITY_BLOCK, periods))[:n]
+
+
+def _lead_normals(seed: int, metric: str, segment: str, block: int, n: int, lead: int) -> np.ndarray:
+    """Pre-window innovations (n, lead), row j is j+1 periods before the window: a deeper lead appends."""
+    rows = stream(seed, "latent-lead", metric, segment, block).standard_normal((lead, ENTITY_BLOCK))[:, :n]
+    return rows.T
+
+
+def _persistent(window: np.ndarray, lead: np.ndarray, phi: float) -> np.ndarray:
+    """Stationary AR(1) with unit variance from innovations: forward from the window's first period and,
+    for pre-window periods, backward from it (a Gaussian AR(1) is time-reversible), so window values never
+    depend on how deep the lead is."""
+    gain = np.sqrt(1.0 - phi * phi)
+    zi = (1.0 - gain) * window[:, :1]
+    forward = lfilter([gain], [1.0, -phi], window, axis=-1, zi=zi)[0]
+    if lead.shape[1] == 0:
+        return forward
+    back = lfilter([gain], [1.0, -phi], lead, axis=-1, zi=phi * forward[:, :1])[0]
+    return np.concatenate([back[:, ::-1], forward], axis=1)
+
+
+def generate_block(plan: Plan, seg: SegmentPlan, block: int) -> BlockValues:
+    spec = plan.spec
+    seed = spec.seed
+    tl = plan.timeline
+    lead, periods = tl.lead, tl.periods
+    n = min(ENTITY_BLOCK, seg.count - block * ENTITY_BLOCK)
+    pos = block_positions(seed, seg, seg.pieces, block, n, tl)
+    score = plan.scale.score(pos)
+
+    names = plan.metric_names
+    count = len(names)
+    independent = np.empty((count, n, lead + periods))
+    for m, name in enumerate(names):
+        independent[m] = _persistent(
+            _normals(seed, "latent", name, seg.name, block, n, periods),
+            _lead_normals(seed, name, seg.name, block, n, lead),
+            spec.persistence,
+        )
+    noise = np.einsum("mk,knp->mnp", plan.noise_factor, independent, optimize=True)
+    del independent
+
+    latent: list[np.ndarray] = [noise[0]] * count
+    for m in plan.order:
+        load = plan.model.loads[m]
+        scale = plan.model.scales[m]
+        own = load.sign * load.signal * score + load.own * noise[m]
+        if m not in plan.lags:
+            latent[m] = own * scale
+            continue
+        # z_m[t] = (w z_d[t - shift] + (1 - w) y_m[t]) / sigma; the first lead cells have no driver value,
+        # and the lead is deep enough that no window cell ever needs them
+        driver, shift, weight = plan.lags[m]
+        z = own * ((1.0 - weight) * scale)
+        z[:, shift:] += (weight * scale) * latent[driver][:, :-shift]
+        latent[m] = z
+    del noise
+
+    jitter = spec.noise.gaussian
+    outliers = spec.noise.outliers
+    missing_rate = spec.noise.missing
+    values: list[np.ndarray] = []
+    missing: list[np.ndarray | None] = []
+    for m, name in enumerate(names):
+        z = latent[m][:, lead:]
+        if jitter > 0:
+            z = (z + jitter * _normals(seed, "jitter", name, seg.name, block, n, periods)) / np.sqrt(1 + jitter**2)
+        marginal = plan.marginals[m]
+        x = marginal.values_z(z)
+        if outliers > 0:
+            draws = stream(seed, "outliers", name, seg.name, block).random((2, ENTITY_BLOCK, periods))[:, :n]
+            hit = draws[0] < outliers
+            if hit.any():
+                x[hit] = marginal.values_z(ndtri(marginal.outlier_u(draws[1][hit])))
+        values.append(x)
+        if missing_rate > 0:
+            missing.append(stream(seed, "missing", name, seg.name, block).random((ENTITY_BLOCK, periods))[:n] < missing_rate)
+        else:
+            missing.append(None)
+    ids = np.arange(n, dtype=np.int64) + seg.first_id + block * ENTITY_BLOCK
+    return BlockValues(seg, ids, pos[:, lead:], values, missing)

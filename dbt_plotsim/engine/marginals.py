@@ -1,0 +1,171 @@
+"""Marginal distributions: each metric's family with its parameters, truncated to the declared range.
+
+Values come from the inverse CDF of a uniform, restricted to [F(min), F(max)]: a range truncates the
+distribution instead of clamping values, so nothing piles up on the bounds.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+from scipy import stats
+from scipy.special import ndtr, ndtri
+
+RIGHT_SKEWED = ("lognormal", "gamma", "weibull", "poisson")
+OUTLIER_TAIL = 0.01  # outliers come from the most extreme 1% of the distribution (per tail)
+MAX_LOGNORMAL_SIGMA = 0.5  # default spread; wider makes strong correlations with other metrics unreachable
+# Latent grid on which continuous inverse CDFs are tabulated (exact ppf at each node, linear in between).
+Z_GRID = np.linspace(-9.0, 9.0, 1 << 15)
+
+
+@dataclass(frozen=True, eq=False)  # compared by identity: one per metric per plan
+class Marginal:
+    family: str
+    params: dict[str, float]
+    low: float | None
+    high: float | None
+    integer: bool  # counts: integer values
+    decimals: int | None  # amounts: rounded to cents
+
+    @cached_property
+    def dist(self):
+        p = self.params
+        if self.family == "normal":
+            return stats.norm(loc=p["mean"], scale=p["sd"])
+        if self.family == "lognormal":
+            return stats.lognorm(s=p["sigma"], scale=p["median"])
+        if self.family == "beta":
+            low, high = (self.low, self.high) if self.low is not None else (0.0, 1.0)
+            return stats.beta(p["a"], p["b"], loc=low, scale=high - low)
+        if self.family == "poisson":
+            return stats.poisson(p["mean"])
+        if self.family == "gamma":
+            return stats.gamma(p["shape"], scale=p["scale"])
+        if self.family == "weibull":
+            return stats.weibull_min(p["shape"], scale=p["scale"])
+        raise AssertionError(self.family)
+
+    @cached_property
+    def u_bounds(self) -> tuple[float, float]:
+        """The part of the family's CDF that the range keeps."""
+        if self.low is None or self.family == "beta":
+            return 0.0, 1.0
+        dist = self.dist
+        if self.family == "poisson":
+            return float(dist.cdf(math.ceil(self.low) - 1)), float(dist.cdf(math.floor(self.high)))
+        return float(dist.cdf(self.low)), float(dist.cdf(self.high))
+
+    @cached_property
+    def _table(self) -> np.ndarray:
+        """Continuous families: truncated inverse CDF tabulated at the latent grid Z_GRID (exact ppf calls)."""
+        lo, hi = self.u_bounds
+        u = lo + ndtr(Z_GRID) * (hi - lo)
+        x = self.dist.ppf(np.clip(u, lo + 1e-300, hi))
+        if self.low is not None:
+            x = np.clip(x, self.low, self.high)
+        return x
+
+    @cached_property
+    def _thresholds(self) -> tuple[np.ndarray, int]:
+        """Poisson: latent value above which the count is k+1, for k from the first admitted count."""
+        lo, hi = self.u_bounds
+        dist = self.dist
+        first = int(math.ceil(self.low)) if self.low is not None else 0
+        last = int(math.floor(self.high)) if self.low is not None else int(dist.ppf(1 - 1e-16))
+        first = max(first, int(dist.ppf(max(lo, 1e-300))) if lo > 0 else first)
+        ks = np.arange(first, last)
+        cdf = (dist.cdf(ks) - lo) / (hi - lo)
+        return ndtri(np.clip(cdf, 0.0, 1.0)), first
+
+    def values_z(self, z: np.ndarray) -> np.ndarray:
+        """The metric's value for latent standard-normal z: x = F^-1(Phi(z)) within the range."""
+        if self.family == "poisson":
+            thresholds, first = self._thresholds
+            return (first + np.searchsorted(thresholds, z, side="right")).astype(np.float64)
+        x = np.interp(z, Z_GRID, self._table)
+        if self.integer:
+            return np.floor(x + 0.5)
+        if self.decimals is not None:
+            return np.round(x, self.decimals)
+        return x
+
+    def values(self, u: np.ndarray) -> np.ndarray:
+        """Inverse CDF of uniforms u in (0, 1), inside the range."""
+        return self.values_z(ndtri(np.clip(u, 1e-300, 1.0 - 1e-16)))
+
+    def outlier_u(self, v: np.ndarray) -> np.ndarray:
+        """Map uniforms v to the extreme tails: upper tail for right-skewed families, both otherwise."""
+        if self.family in RIGHT_SKEWED:
+            return 1.0 - OUTLIER_TAIL * v
+        lower = v < 0.5
+        return np.where(lower, OUTLIER_TAIL * 2 * v, 1.0 - OUTLIER_TAIL * 2 * (v - 0.5))
+
+
+def resolve(metric) -> Marginal:
+    """Family parameters from what the metric declares, with defaults per type and range."""
+    family = metric.family
+    p = dict(metric.params)
+    low, high = metric.range if metric.range is not None else (None, None)
+    mean = metric.mean if metric.mean is not None else p.pop("mean", None)
+    has_range = low is not None
+    if family == "normal":
+        params = {
+            "mean": mean if mean is not None else ((low + high) / 2 if has_range else 0.0),
+            "sd": p.get("sd", (high - low) / 6 if has_range else 1.0),
+        }
+    elif family == "lognormal":
+        if has_range:
+            floor = max(low, high / 1000.0)
+            sigma = p.get("sigma", min(math.log(high / floor) / 6, MAX_LOGNORMAL_SIGMA))
+            median = p.get("median", math.sqrt(floor * high))
+        else:
+            sigma = p.get("sigma", 0.8)
+            median = p.get("median", 100.0)
+        if mean is not None and "median" not in p:
+            median = mean * math.exp(-sigma**2 / 2)
+        params = {"median": median, "sigma": sigma}
+    elif family == "beta":
+        if "a" in p or "b" in p:
+            params = {"a": p.get("a", 2.0), "b": p.get("b", 2.0)}
+        elif mean is not None:
+            rel = (mean - low) / (high - low) if has_range else mean
+            params = {"a": 6.0 * rel, "b": 6.0 * (1 - rel)}
+        else:
+            params = {"a": 2.5, "b": 2.5}
+    elif family == "poisson":
+        params = {"mean": mean if mean is not None else ((low + high) / 2 if has_range else 5.0)}
+    elif family == "gamma":
+        shape = p.get("shape", 2.0)
+        if "scale" in p:
+            scale = p["scale"]
+        elif mean is not None:
+            scale = mean / shape
+        else:
+            scale = (high / stats.gamma.ppf(0.99, shape)) if has_range else 10.0
+        params = {"shape": shape, "scale": scale}
+    elif family == "weibull":
+        shape = p.get("shape", 1.5)
+        if "scale" in p:
+            scale = p["scale"]
+        elif mean is not None:
+            scale = mean / math.gamma(1 + 1 / shape)
+        else:
+            scale = (high / stats.weibull_min.ppf(0.99, shape)) if has_range else 10.0
+        params = {"shape": shape, "scale": scale}
+    else:
+        raise AssertionError(family)
+    return Marginal(
+        family=family,
+        params=params,
+        low=low,
+        high=high,
+        integer=metric.type == "count",
+        decimals=2 if metric.type == "amount" else None,
+    )
+
+
+def range_mass(marginal: Marginal) -> float:
+    lo, hi = marginal.u_bounds
+    return hi - lo

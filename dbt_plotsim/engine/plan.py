@@ -1,0 +1,268 @@
+"""From a validated spec to a generation plan: periods, marginals, calibrated latent model, table layout.
+
+Calibration runs once per spec on a fixed prefix of each segment's entities, so the plan (and with it
+every value) is the same whatever the chunk size. Problems found here (unreachable correlations, a
+curve leaving [0, 1], a spec too large for memory) are reported like any other spec mistake.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from ..errors import Problem
+from . import norta
+from .calendar import period_starts
+from .copula import LatentModel, Loading, trajectory_moments
+from .marginals import Marginal, resolve
+from .positions import PositionScale, Timeline, block_positions, fit_scale, sample_sizes
+from .rng import ENTITY_BLOCK
+from .trajectory import EDGE
+
+MEMORY_BUDGET = 2 * 1024**3  # bytes one chunk of generation may use
+DEFAULT_CHUNK_BLOCKS = 16  # entity blocks per chunk (16 x 1024 entities)
+
+
+@dataclass(frozen=True)
+class SegmentPlan:
+    name: str
+    archetype: str
+    pieces: tuple
+    variation: float
+    count: int
+    first_id: int  # id of the segment's first entity
+
+    @property
+    def blocks(self) -> int:
+        return math.ceil(self.count / ENTITY_BLOCK)
+
+
+@dataclass(frozen=True)
+class FactPlan:
+    name: str
+    metrics: tuple[int, ...]
+    description: str | None
+
+
+@dataclass
+class Plan:
+    spec: object
+    starts: np.ndarray
+    timeline: Timeline
+    segments: list[SegmentPlan]
+    metric_names: list[str]
+    marginals: list[Marginal]
+    order: list[int]  # dependency order: drivers before followers
+    lags: dict[int, tuple[int, int, float]]
+    model: LatentModel
+    noise_corr: np.ndarray
+    noise_factor: np.ndarray  # lower-triangular: e = factor @ g
+    scale: PositionScale
+    facts: list[FactPlan]
+    chunk_blocks: int
+
+    @property
+    def periods(self) -> int:
+        return self.timeline.periods
+
+    @property
+    def entity_count(self) -> int:
+        return sum(s.count for s in self.segments)
+
+
+def block_bytes(metrics: int, periods: int) -> int:
+    """Working memory of one entity block: positions, scores and ~6 arrays per metric, float64."""
+    return ENTITY_BLOCK * periods * 8 * (5 + 6 * metrics)
+
+
+def dependency_order(names: list[str], lags: dict[int, tuple[int, int, float]]) -> list[int]:
+    order: list[int] = []
+    placed: set[int] = set()
+
+    def place(m: int) -> None:
+        if m in placed:
+            return
+        if m in lags:
+            place(lags[m][0])
+        placed.add(m)
+        order.append(m)
+
+    for m in range(len(names)):
+        place(m)
+    return order
+
+
+def check_feasible(spec) -> list[Problem]:
+    return build_plan(spec)[1]
+
+
+def plan_for(spec) -> Plan:
+    plan, problems = build_plan(spec)
+    if problems:
+        from ..errors import SpecError
+
+        raise SpecError(problems)
+    return plan
+
+
+def build_plan(spec) -> tuple[Plan | None, list[Problem]]:
+    return _build_cached(spec.model_dump_json())
+
+
+@lru_cache(maxsize=8)
+def _build_cached(spec_json: str) -> tuple[Plan | None, list[Problem]]:
+    from ..spec.model import Spec
+
+    return _build(Spec.model_validate(json.loads(spec_json)))
+
+
+def _build(spec) -> tuple[Plan | None, list[Problem]]:
+    problems: list[Problem] = []
+    starts = period_starts(spec.window.start, spec.window.end, spec.window.grain)
+    names = [m.name for m in spec.metrics]
+    index = {name: i for i, name in enumerate(names)}
+    lags = {index[l.metric]: (index[l.follows], l.periods, l.weight) for l in spec.lags}
+    order = dependency_order(names, lags)
+    offsets = LatentModel.offsets_needed(len(names), order, lags)
+    lead = max(offsets)
+    days = int((np.datetime64(spec.window.end) - np.datetime64(spec.window.start)).astype(int)) + 1
+    timeline = Timeline(periods=len(starts), lead=lead, window_years=days / 365.25)
+
+    need = block_bytes(len(names), timeline.periods + lead)
+    if need > MEMORY_BUDGET:
+        problems.append(Problem("window", (
+            f"{timeline.periods} {spec.window.grain} periods x {len(names)} metrics needs "
+            f"{need / 1024**3:.1f} GiB per block of {ENTITY_BLOCK} entities, over the "
+            f"{MEMORY_BUDGET / 1024**3:.0f} GiB a chunk may use; use a coarser grain, a shorter window or fewer metrics"
+        )))
+    for name in sorted({s.archetype for s in spec.segments}):
+        low, high = _nominal_extent(spec.archetype(name), timeline.window_years)
+        if low < -1e-9 or high > 1 + 1e-9:
+            path = f"archetypes.{name}" if name in spec.archetypes else "archetypes"
+            problems.append(Problem(path, (
+                f"curve '{name}' reaches {low if low < 0 else high:.3f}; positions live in [0, 1]: "
+                "lower the amplitude or move the levels"
+            )))
+    if problems:
+        return None, problems
+
+    segments: list[SegmentPlan] = []
+    next_id = 1
+    for s in spec.segments:
+        segments.append(SegmentPlan(s.name, s.archetype, spec.archetype(s.archetype), s.variation, s.count, next_id))
+        next_id += s.count
+
+    scale, moments = _calibrate(spec.seed, segments, timeline, offsets)
+    marginals = [resolve(m) for m in spec.metrics]
+    loads = [Loading(sign=m.sign, signal=m.signal) for m in spec.metrics]
+    model, noise_corr, corr_problems = _solve_noise(spec, index, marginals, loads, order, lags, moments)
+    problems.extend(corr_problems)
+    if problems:
+        return None, problems
+    factor = np.linalg.cholesky(noise_corr + 1e-10 * np.eye(len(names)))
+
+    if spec.tables.facts is None:
+        facts = [FactPlan(f"fct_{m.name}", (i,), m.description) for i, m in enumerate(spec.metrics)]
+    else:
+        facts = [FactPlan(f.name, tuple(index[m] for m in f.metrics), f.description) for f in spec.tables.facts]
+    chunk_blocks = max(1, min(DEFAULT_CHUNK_BLOCKS, MEMORY_BUDGET // (4 * need)))
+    plan = Plan(spec, starts, timeline, segments, names, marginals, order, lags, model, noise_corr, factor,
+                scale, facts, chunk_blocks)
+    return plan, []
+
+
+def _nominal_extent(pieces, window_years: float) -> tuple[float, float]:
+    from .trajectory import EntityCurves, nominal_breakpoints, nominal_levels, positions
+
+    levels = np.asarray([nominal_levels(pieces)], dtype=float)
+    curves = EntityCurves(
+        breakpoints=np.asarray([nominal_breakpoints(pieces)], dtype=float),
+        levels=levels, shift=np.zeros(1), amplitude_scale=np.ones(1), phase_shift=np.zeros(1),
+        peak_offset=np.zeros(1),
+    )
+    raw = positions(pieces, curves, np.linspace(0, 1, 2001), window_years, clip=False)
+    return float(raw.min()), float(raw.max())
+
+
+def _calibrate(seed: int, segments: list[SegmentPlan], timeline: Timeline, offsets: list[int]):
+    active = [s for s in segments if s.count > 0]
+    sizes = sample_sizes([s.count for s in active], timeline.periods + timeline.lead)
+    samples, weights = [], []
+    for seg, size in zip(active, sizes):
+        blocks = [
+            block_positions(seed, seg, seg.pieces, b, min(ENTITY_BLOCK, size - b * ENTITY_BLOCK), timeline)
+            for b in range(math.ceil(size / ENTITY_BLOCK))
+        ]
+        samples.append(np.vstack(blocks))
+        weights.append(seg.count / size)
+    scale = fit_scale(samples, weights, timeline.lead)
+    scores = [scale.score(s) for s in samples]
+    moments = trajectory_moments(scores, weights, timeline.lead, offsets)
+    return scale, moments
+
+
+def _solve_noise(spec, index, marginals, loads, order, lags, moments):
+    """Noise correlations C so that every declared pair's pooled output Pearson r equals the declared r.
+
+    Covariances are linear in C for fixed normalizers; lagged metrics' normalizers depend on C through
+    persistence, so the two are solved in turn until they agree (a few rounds).
+    """
+    count = len(index)
+    problems: list[Problem] = []
+    jitter = 1.0 + spec.noise.gaussian**2
+    outliers = spec.noise.outliers
+    pairs, targets, declared = [], [], []
+    for corr in spec.correlations:
+        a, b = index[corr.between[0]], index[corr.between[1]]
+        latent = norta.latent_for(marginals[a], marginals[b], corr.r, outliers)
+        if latent is None:
+            low, high = norta.pearson_range(marginals[a], marginals[b], outliers)
+            problems.append(Problem(f"correlations.{corr.key}.r", (
+                f"{corr.r} cannot be reached by these two distributions; reachable: [{low:.2f}, {high:.2f}]"
+            )))
+            continue
+        pairs.append((a, b))
+        targets.append(latent * jitter)
+        declared.append(corr)
+    target = np.asarray(targets)
+    base = np.eye(count)
+    noise_corr = base.copy()
+    for _ in range(50):
+        model = LatentModel.build(loads, order, lags, moments, noise_corr, spec.persistence)
+        if not pairs:
+            break
+        terms = model.terms
+        gain = np.array([[model.noise_coefficients(terms[a], terms[b], q) for q in pairs] for a, b in pairs])
+        const = np.array([model.covariance(terms[a], terms[b], base) for a, b in pairs])
+        solution = np.linalg.lstsq(gain, target - const, rcond=None)[0]
+        updated = base.copy()
+        for (a, b), value in zip(pairs, solution):
+            updated[a, b] = updated[b, a] = float(np.clip(value, -1.0, 1.0))
+        converged = np.max(np.abs(updated - noise_corr)) < 1e-10
+        noise_corr = updated
+        if converged:
+            break
+    if pairs:
+        residual = gain @ solution + const - target
+        for q, ((a, b), corr) in enumerate(zip(pairs, declared)):
+            if abs(solution[q]) <= 1.0 and abs(residual[q]) <= 1e-6:
+                continue
+            others = const[q] + gain[q] @ solution - gain[q, q] * solution[q]
+            ends = [others - gain[q, q], others + gain[q, q]]
+            reach = [norta.pearson(marginals[a], marginals[b], float(np.clip(e / jitter, -1, 1)), outliers) for e in ends]
+            problems.append(Problem(f"correlations.{corr.key}.r", (
+                f"{corr.r} is out of reach: the trajectories and lags already tie these metrics together, "
+                f"leaving reachable r in [{min(reach):.2f}, {max(reach):.2f}] (lower `signal` on the metrics to widen it)"
+            )))
+    if not problems and pairs:
+        smallest = float(np.linalg.eigvalsh(noise_corr).min())
+        if smallest < -1e-9:
+            listed = ", ".join(c.key for c in declared)
+            problems.append(Problem("correlations", (
+                f"the declared correlations ({listed}) cannot all hold together: the correlation matrix they "
+                f"need is not positive semi-definite (smallest eigenvalue {smallest:.3f}); weaken one of them"
+            )))
+    return model, noise_corr, problems

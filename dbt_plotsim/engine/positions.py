@@ -1,0 +1,73 @@
+"""Positions of a block of entities, and their standardization into the latent scale.
+
+The latent trajectory score of a cell is T = Phi^-1(F(p)), with F the pooled distribution of positions
+over all entity-periods. T is standard normal across the pool, which is what keeps every metric's
+marginal exact while the metric still follows the cell's position.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import ndtri
+
+from . import trajectory
+from .rng import ENTITY_BLOCK, stream
+
+SAMPLE_CELLS = 1_500_000  # cells of trajectory used to estimate the pooled position distribution
+QUANTILE_KNOTS = 4097
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Window fractions of the periods, with `lead` pre-window periods first (for lagged drivers)."""
+
+    periods: int
+    lead: int
+    window_years: float
+
+    @property
+    def x(self) -> np.ndarray:
+        t = np.arange(-self.lead, self.periods, dtype=np.float64)
+        return t / max(self.periods - 1, 1)
+
+
+def block_positions(seed: int, segment, pieces, block: int, n: int, timeline: Timeline) -> np.ndarray:
+    """Positions (n, lead + periods) of entities block*ENTITY_BLOCK .. +n of one segment."""
+    rng = stream(seed, "trajectory", segment.name, block)
+    curves = trajectory.draw_entity_curves(pieces, segment.variation, rng, n)
+    return trajectory.positions(pieces, curves, timeline.x, timeline.window_years)
+
+
+@dataclass(frozen=True)
+class PositionScale:
+    """Pooled quantiles of positions: maps a position to its standard-normal latent score."""
+
+    knots: np.ndarray  # positions at quantile levels `levels`, strictly increasing
+    levels: np.ndarray
+
+    def score(self, p: np.ndarray) -> np.ndarray:
+        u = np.interp(p, self.knots, self.levels)
+        return ndtri(u)
+
+
+def sample_sizes(counts: list[int], periods: int) -> list[int]:
+    """Entities per segment used for calibration: all of a small segment, a fixed prefix of a big one."""
+    per_segment = max(ENTITY_BLOCK, SAMPLE_CELLS // max(periods * max(len(counts), 1), 1))
+    return [min(c, per_segment) for c in counts]
+
+
+def fit_scale(samples: list[np.ndarray], weights: list[float], lead: int) -> PositionScale:
+    """Weighted pooled quantiles of window positions (each sample holds one segment's prefix)."""
+    values = np.concatenate([s[:, lead:].ravel() for s in samples])
+    w = np.concatenate([np.full(s[:, lead:].size, wt) for s, wt in zip(samples, weights)])
+    order = np.argsort(values, kind="stable")
+    values, w = values[order], w[order]
+    cum = np.cumsum(w)
+    mid = (cum - 0.5 * w) / cum[-1]  # mid-ranks: an atom of positions maps to the middle of its mass
+    levels = np.linspace(0.0, 1.0, QUANTILE_KNOTS)
+    half = 0.5 / len(values)
+    levels = np.clip(levels, half, 1.0 - half)
+    knots = np.interp(levels, mid, values)
+    knots = knots + np.arange(QUANTILE_KNOTS) * 1e-12  # strictly increasing for interpolation
+    return PositionScale(knots, levels)

@@ -1,0 +1,179 @@
+"""The star schema as Arrow: table layouts (schemas with column descriptions) and chunk assembly."""
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from .block import BlockValues
+from .calendar import date_keys, period_ends
+from .plan import Plan
+
+MONTH_NAMES = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
+               "October", "November", "December"]
+DAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+TRAJECTORY_TABLE = "trajectory"
+
+
+def _field(name: str, kind: pa.DataType, description: str, nullable: bool = True) -> pa.Field:
+    return pa.field(name, kind, nullable=nullable, metadata={"description": description})
+
+
+def unit_key(plan: Plan) -> str:
+    return f"{plan.spec.unit}_id"
+
+
+def unit_table(plan: Plan) -> str:
+    return f"dim_{plan.spec.unit}"
+
+
+def describe_metric(plan: Plan, m: int) -> str:
+    spec = plan.spec
+    metric = spec.metrics[m]
+    marginal = plan.marginals[m]
+    parts = [metric.description.rstrip(".") + "." if metric.description else ""]
+    bounds = f" within [{marginal.low:g}, {marginal.high:g}]" if marginal.low is not None else ""
+    parts.append(f"{metric.type.capitalize()}, {marginal.family}{bounds}; rises with the trajectory"
+                 if metric.polarity == "positive" else
+                 f"{metric.type.capitalize()}, {marginal.family}{bounds}; falls as the trajectory rises")
+    lag = spec.lag_of(metric.name)
+    if lag:
+        parts.append(f"follows {lag.follows} by {lag.periods} {spec.window.grain}s (weight {lag.weight:g})")
+    for corr in spec.correlations:
+        if metric.name in corr.between:
+            other = corr.between[1] if corr.between[0] == metric.name else corr.between[0]
+            parts.append(f"correlates with {other} at r = {corr.r:g}")
+    if spec.noise.missing > 0:
+        parts.append(f"about {spec.noise.missing:.1%} nulls at random")
+    return " ".join(p for p in [parts[0], "; ".join(parts[1:]) + "."] if p).strip()
+
+
+def schemas(plan: Plan) -> dict[str, pa.Schema]:
+    spec = plan.spec
+    key = unit_key(plan)
+    grain = spec.window.grain
+    date_fields = [
+        _field("date_key", pa.int32(), "Primary key: first day of the period as yyyymmdd.", nullable=False),
+        _field("period_start", pa.date32(), f"First day of the {grain}.", nullable=False),
+        _field("period_end", pa.date32(), f"Last day of the {grain}.", nullable=False),
+        _field("period_index", pa.int32(), "0 for the first period of the window, then 1, 2, ...", nullable=False),
+        _field("year", pa.int16(), "Calendar year of period_start.", nullable=False),
+        _field("quarter", pa.int8(), "Calendar quarter (1-4) of period_start.", nullable=False),
+        _field("month", pa.int8(), "Month number (1-12) of period_start.", nullable=False),
+        _field("month_name", pa.string(), "Month name of period_start.", nullable=False),
+        _field("year_month", pa.string(), "Year and month of period_start, as YYYY-MM.", nullable=False),
+    ]
+    if grain in ("week", "day"):
+        date_fields += [
+            _field("iso_year", pa.int16(), "ISO-8601 week-numbering year.", nullable=False),
+            _field("iso_week", pa.int8(), "ISO-8601 week number (1-53).", nullable=False),
+        ]
+    if grain == "day":
+        date_fields += [
+            _field("day_of_month", pa.int8(), "Day of the month (1-31).", nullable=False),
+            _field("day_of_week", pa.int8(), "ISO day of the week: 1 = Monday ... 7 = Sunday.", nullable=False),
+            _field("day_name", pa.string(), "Name of the weekday.", nullable=False),
+            _field("is_weekend", pa.bool_(), "True on Saturday and Sunday.", nullable=False),
+            _field("day_of_year", pa.int16(), "Day of the year (1-366).", nullable=False),
+        ]
+    out: dict[str, pa.Schema] = {"dim_date": pa.schema(date_fields, metadata={"description": (
+        f"Date dimension: one row per {grain} from {spec.window.start} to {spec.window.end}, no gaps.")})}
+    out[unit_table(plan)] = pa.schema([
+        _field(key, pa.int64(), f"Primary key of the {spec.unit}.", nullable=False),
+        _field(f"{spec.unit}_code", pa.string(), f"Readable natural key of the {spec.unit}.", nullable=False),
+        _field("segment", pa.string(), "Segment the entity was generated in.", nullable=False),
+        _field("archetype", pa.string(), "Behavioural archetype (curve over time) of the segment.", nullable=False),
+        _field("start_position", pa.float64(), "Ground truth: trajectory position in the first period (0-1).", nullable=False),
+        _field("end_position", pa.float64(), "Ground truth: trajectory position in the last period (0-1).", nullable=False),
+    ], metadata={"description": f"One row per {spec.unit}" + (f" ({spec.about})" if spec.about else "") + "."})
+    for fact in plan.facts:
+        fields = [
+            _field(key, pa.int64(), f"Foreign key to {unit_table(plan)}.", nullable=False),
+            _field("date_key", pa.int32(), "Foreign key to dim_date.", nullable=False),
+        ]
+        for m in fact.metrics:
+            kind = pa.int64() if spec.metrics[m].type == "count" else pa.float64()
+            fields.append(_field(plan.metric_names[m], kind, describe_metric(plan, m)))
+        names = ", ".join(plan.metric_names[m] for m in fact.metrics)
+        description = fact.description or f"One row per {spec.unit} and {grain}: {names}."
+        out[fact.name] = pa.schema(fields, metadata={"description": description})
+    if spec.tables.trajectory:
+        out[TRAJECTORY_TABLE] = pa.schema([
+            _field(key, pa.int64(), f"Foreign key to {unit_table(plan)}.", nullable=False),
+            _field("date_key", pa.int32(), "Foreign key to dim_date.", nullable=False),
+            _field("archetype", pa.string(), "Archetype the position comes from.", nullable=False),
+            _field("position", pa.float64(), "Ground truth: trajectory position (0-1) every metric derives from.", nullable=False),
+        ], metadata={"description": "Ground truth: the trajectory position of every entity and period."})
+    return out
+
+
+def date_table(plan: Plan, schema: pa.Schema) -> pa.Table:
+    starts = plan.starts
+    grain = plan.spec.window.grain
+    ends = period_ends(starts, grain)
+    years = starts.astype("datetime64[Y]").astype(np.int64) + 1970
+    months = starts.astype("datetime64[M]").astype(np.int64) % 12 + 1
+    columns = {
+        "date_key": date_keys(starts),
+        "period_start": starts,
+        "period_end": ends,
+        "period_index": np.arange(len(starts), dtype=np.int32),
+        "year": years.astype(np.int16),
+        "quarter": ((months - 1) // 3 + 1).astype(np.int8),
+        "month": months.astype(np.int8),
+        "month_name": [MONTH_NAMES[m - 1] for m in months],
+        "year_month": [f"{y:04d}-{m:02d}" for y, m in zip(years, months)],
+    }
+    if grain in ("week", "day"):
+        iso = [d.isocalendar() for d in starts.astype(object)]
+        columns["iso_year"] = np.array([i[0] for i in iso], dtype=np.int16)
+        columns["iso_week"] = np.array([i[1] for i in iso], dtype=np.int8)
+    if grain == "day":
+        weekday = (starts.astype(np.int64) + 3) % 7 + 1  # 1970-01-01 was a Thursday
+        columns["day_of_month"] = (starts - starts.astype("datetime64[M]").astype("datetime64[D]")).astype(np.int8) + 1
+        columns["day_of_week"] = weekday.astype(np.int8)
+        columns["day_name"] = [DAY_NAMES[d - 1] for d in weekday]
+        columns["is_weekend"] = weekday >= 6
+        columns["day_of_year"] = ((starts - starts.astype("datetime64[Y]").astype("datetime64[D]")).astype(np.int16) + 1)
+    return pa.Table.from_pydict(columns, schema=schema)
+
+
+def chunk_tables(plan: Plan, schemas: dict[str, pa.Schema], blocks: list[BlockValues]) -> dict[str, pa.Table]:
+    """Entity tables for a run of consecutive blocks, rows ordered by entity then period."""
+    spec = plan.spec
+    key = unit_key(plan)
+    periods = plan.periods
+    ids = np.concatenate([b.ids for b in blocks])
+    cell_ids = np.repeat(ids, periods)
+    cell_dates = np.tile(date_keys(plan.starts), len(ids))
+    out: dict[str, pa.Table] = {}
+    positions = np.concatenate([b.positions for b in blocks])
+    segment_names = np.concatenate([np.full(len(b.ids), b.segment.name, dtype=object) for b in blocks])
+    archetypes = np.concatenate([np.full(len(b.ids), b.segment.archetype, dtype=object) for b in blocks])
+    width = len(str(plan.entity_count))
+    out[unit_table(plan)] = pa.Table.from_pydict({
+        key: ids,
+        f"{spec.unit}_code": [f"{spec.unit}_{i:0{width}d}" for i in ids],
+        "segment": segment_names,
+        "archetype": archetypes,
+        "start_position": positions[:, 0],
+        "end_position": positions[:, -1],
+    }, schema=schemas[unit_table(plan)])
+    for fact in plan.facts:
+        columns = {key: cell_ids, "date_key": cell_dates}
+        for m in fact.metrics:
+            values = np.concatenate([b.values[m] for b in blocks]).ravel()
+            masks = [b.missing[m] for b in blocks]
+            mask = None if all(x is None for x in masks) else np.concatenate(masks).ravel()
+            field = schemas[fact.name].field(plan.metric_names[m])
+            if pa.types.is_integer(field.type):
+                values = values.astype(np.int64)
+            columns[field.name] = pa.array(values, type=field.type, mask=mask)
+        out[fact.name] = pa.Table.from_pydict(columns, schema=schemas[fact.name])
+    if TRAJECTORY_TABLE in schemas:
+        out[TRAJECTORY_TABLE] = pa.Table.from_pydict({
+            key: cell_ids,
+            "date_key": cell_dates,
+            "archetype": np.repeat(archetypes, periods),
+            "position": positions.ravel(),
+        }, schema=schemas[TRAJECTORY_TABLE])
+    return out

@@ -1,0 +1,122 @@
+"""Checks across keys of a parsed spec: names that must exist, be unique, or not form cycles."""
+from __future__ import annotations
+
+import difflib
+from collections import Counter
+
+from ..errors import Problem
+from .archetypes import BUILTIN_ARCHETYPES, check_pieces
+from .metrics import check_metric
+from .model import Spec
+
+
+def suggest(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"known: {sorted(known)}{hint}"
+
+
+def _duplicates(names: list[str]) -> list[str]:
+    return sorted(name for name, count in Counter(names).items() if count > 1)
+
+
+def check_references(spec: Spec) -> list[Problem]:
+    problems: list[Problem] = []
+    metric_names = [m.name for m in spec.metrics]
+    known_metrics = set(metric_names)
+
+    for metric in spec.metrics:
+        problems.extend(Problem(f"metrics.{metric.name}.{key}", message) for key, message in check_metric(metric))
+    for name in _duplicates(metric_names):
+        problems.append(Problem(f"metrics.{name}", "metric name used more than once; names must be unique"))
+    for name in _duplicates([s.name for s in spec.segments]):
+        problems.append(Problem(f"segments.{name}", "segment name used more than once; names must be unique"))
+    if spec.entity_count == 0:
+        problems.append(Problem("segments", "all segment counts are 0; at least one entity is needed"))
+    if spec.window.end < spec.window.start:
+        problems.append(Problem("window.end", f"{spec.window.end} is before window.start {spec.window.start}"))
+
+    archetype_names = sorted(set(BUILTIN_ARCHETYPES) | set(spec.archetypes))
+    for name, pieces in spec.archetypes.items():
+        if name in BUILTIN_ARCHETYPES:
+            problems.append(Problem(f"archetypes.{name}", "is a built-in archetype; give yours another name"))
+        for rel, message in check_pieces(pieces):
+            problems.append(Problem(f"archetypes.{name}{rel}", message))
+    for segment in spec.segments:
+        if segment.archetype not in archetype_names:
+            problems.append(Problem(
+                f"segments.{segment.name}.archetype",
+                f"unknown archetype '{segment.archetype}'; {suggest(segment.archetype, archetype_names)}",
+            ))
+
+    seen_pairs: set[frozenset[str]] = set()
+    for corr in spec.correlations:
+        path = f"correlations.{corr.key}"
+        for name in corr.between:
+            if name not in known_metrics:
+                problems.append(Problem(f"{path}.between", f"unknown metric '{name}'; {suggest(name, metric_names)}"))
+        if corr.between[0] == corr.between[1]:
+            problems.append(Problem(f"{path}.between", "a metric cannot be correlated with itself"))
+        pair = frozenset(corr.between)
+        if pair in seen_pairs:
+            problems.append(Problem(path, "this pair is declared more than once"))
+        seen_pairs.add(pair)
+
+    followers = [lag.metric for lag in spec.lags]
+    for name in _duplicates(followers):
+        problems.append(Problem(f"lags.{name}", "a metric can follow one driver only; declared more than once"))
+    for lag in spec.lags:
+        for key in ("metric", "follows"):
+            name = getattr(lag, key)
+            if name not in known_metrics:
+                problems.append(Problem(f"lags.{lag.metric}.{key}", f"unknown metric '{name}'; {suggest(name, metric_names)}"))
+        if lag.metric == lag.follows:
+            problems.append(Problem(f"lags.{lag.metric}.follows", "a metric cannot follow itself"))
+    cycle = find_lag_cycle(spec)
+    if cycle:
+        problems.append(Problem(f"lags.{cycle[0]}", "lags form a cycle: " + " follows ".join(cycle) + "; a driver cannot depend on its own follower"))
+
+    problems.extend(_check_tables(spec, metric_names))
+    return problems
+
+
+def find_lag_cycle(spec: Spec) -> list[str] | None:
+    driver = {lag.metric: lag.follows for lag in spec.lags if lag.metric != lag.follows}
+    for start in driver:
+        path = [start]
+        node = start
+        while node in driver:
+            node = driver[node]
+            if node == start:
+                return path + [start]
+            if node in path:
+                break
+            path.append(node)
+    return None
+
+
+def _check_tables(spec: Spec, metric_names: list[str]) -> list[Problem]:
+    problems: list[Problem] = []
+    if spec.unit == "date":
+        problems.append(Problem("unit", "'date' is taken by dim_date; name the unit after what an entity is"))
+    facts = spec.tables.facts
+    if facts is None:
+        return problems
+    for name in _duplicates([f.name for f in facts]):
+        problems.append(Problem(f"tables.facts.{name}", "table name used more than once"))
+    placed: Counter[str] = Counter()
+    for fact in facts:
+        if fact.name in ("dim_date", f"dim_{spec.unit}", "trajectory"):
+            problems.append(Problem(f"tables.facts.{fact.name}", "name is taken by a generated table"))
+        for metric in fact.metrics:
+            placed[metric] += 1
+            if metric not in metric_names:
+                problems.append(Problem(
+                    f"tables.facts.{fact.name}.metrics", f"unknown metric '{metric}'; {suggest(metric, metric_names)}"
+                ))
+    for metric in metric_names:
+        if placed[metric] == 0:
+            problems.append(Problem(f"tables.facts", f"metric '{metric}' is in no fact table; add it to one"))
+        elif placed[metric] > 1:
+            problems.append(Problem(f"tables.facts", f"metric '{metric}' is in {placed[metric]} fact tables; place it once"))
+    return problems

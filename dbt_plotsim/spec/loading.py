@@ -1,0 +1,172 @@
+"""Reading a spec from YAML or a dict, with every mistake reported at once under its YAML path."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from ..errors import Problem, SpecError
+from .checks import check_references, suggest
+from .model import Spec
+
+
+def read_yaml(path: str | os.PathLike) -> Any:
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(Problem("", f"spec file {str(path)!r} does not exist"))
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise SpecError(Problem("", f"{path} is not valid YAML{where}: {reason}")) from None
+
+
+def parse_spec(data: Any) -> Spec:
+    """Structural and cross-reference validation; raises SpecError with every problem found."""
+    if not isinstance(data, Mapping):
+        raise SpecError(Problem("", f"a spec is a mapping of keys (unit, window, metrics, ...), got {type(data).__name__}"))
+    try:
+        spec = Spec.model_validate(dict(data))
+    except ValidationError as exc:
+        raise SpecError([_problem_from_pydantic(err, data) for err in exc.errors()]) from None
+    problems = check_references(spec)
+    if problems:
+        raise SpecError(problems)
+    return spec
+
+
+def load_spec(source: str | os.PathLike | Mapping[str, Any] | Spec, *, scale: float = 1.0) -> Spec:
+    """Load and fully validate a spec (a YAML file path, a mapping or a Spec).
+
+    `scale` multiplies every segment count (rounded, at least 1 where the count was positive), to make
+    the same story at another size. Raises SpecError naming every problem; returns a frozen Spec.
+    """
+    from ..engine.plan import check_feasible  # feasibility needs the engine's maths
+
+    if isinstance(source, Spec):
+        spec = source
+    else:
+        data = read_yaml(source) if isinstance(source, (str, os.PathLike)) else source
+        spec = parse_spec(data)
+    if scale != 1.0:
+        spec = scaled(spec, scale)
+    problems = check_feasible(spec)
+    if problems:
+        raise SpecError(problems)
+    return spec
+
+
+def scaled(spec: Spec, scale: float) -> Spec:
+    if not (scale > 0):
+        raise SpecError(Problem("scale", f"{scale} must be a positive number"))
+    segments = tuple(
+        s.model_copy(update={"count": max(1, round(s.count * scale)) if s.count else 0}) for s in spec.segments
+    )
+    return spec.model_copy(update={"segments": segments})
+
+
+# ---------------------------------------------------------------- pydantic error -> YAML path and message
+
+def _problem_from_pydantic(err: Mapping[str, Any], data: Any) -> Problem:
+    loc = tuple(err["loc"])
+    path, model = _named_path(loc, data)
+    kind = err["type"]
+    value = err.get("input")
+    if kind == "extra_forbidden":
+        allowed = sorted(_allowed_keys(model)) if model else []
+        key = str(loc[-1])
+        return Problem(path, f"unknown key '{key}'; {suggest(key, allowed).replace('known', 'allowed')}")
+    if kind == "missing":
+        return Problem(path, "is required")
+    message = err["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+    if kind.startswith("string_pattern"):
+        message = "must be " + _identifier_help()
+    if kind == "model_type" or kind == "dict_type":
+        message = f"must be a mapping of keys, got {type(value).__name__}"
+    shown = _show(value)
+    if shown and kind not in ("model_type", "dict_type") and "got" not in message:
+        message = f"{message}; got {shown}"
+    return Problem(path, message)
+
+
+def _identifier_help() -> str:
+    from .base import IDENTIFIER_HELP
+
+    return IDENTIFIER_HELP
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, (dict, list, tuple)) and len(str(value)) > 60:
+        return ""
+    return repr(value) if value is not None else ""
+
+
+def _item_name(section: str, item: Any, index: int) -> str:
+    if isinstance(item, Mapping):
+        if section == "correlations" and isinstance(item.get("between"), (list, tuple)):
+            return "~".join(str(x) for x in item["between"])
+        for key in ("name", "metric"):
+            if isinstance(item.get(key), str):
+                return item[key]
+    return f"[{index}]"
+
+
+def _named_path(loc: tuple, data: Any) -> tuple[str, type[BaseModel] | None]:
+    """('metrics', 1, 'range') -> 'metrics.mrr.range', plus the model in effect at the last key."""
+    parts: list[str] = []
+    node: Any = data
+    model: type[BaseModel] | None = Spec
+    section = ""
+    for element in loc:
+        if isinstance(element, int):
+            item = node[element] if isinstance(node, (list, tuple)) and element < len(node) else None
+            name = _item_name(section, item, element)
+            if name.startswith("["):
+                parts[-1] = parts[-1] + name if parts else name
+            else:
+                parts.append(name)
+            node = item
+            continue
+        element = str(element)
+        if element in ("function-after", "function-before") or "[" in element:
+            continue
+        parts.append(element)
+        node = node.get(element) if isinstance(node, Mapping) else None
+        field_model = _field_model(model, element)
+        if model is not None and field_model is None and element not in _allowed_keys(model):
+            continue  # a key of a mapping (archetypes.<name>), not a field: the item model stays
+        section = element
+        model = field_model
+    return ".".join(parts), model
+
+
+def _field_model(model: type[BaseModel] | None, key: str) -> type[BaseModel] | None:
+    if model is None:
+        return None
+    field = model.model_fields.get(key) or next(
+        (f for f in model.model_fields.values() if f.alias == key), None
+    )
+    if field is None:
+        return None
+    return _model_in(field.annotation)
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _allowed_keys(model: type[BaseModel]) -> set[str]:
+    return {field.alias or name for name, field in model.model_fields.items()}

@@ -1,0 +1,41 @@
+"""The root `synthetic` spec."""
+from __future__ import annotations
+
+from pydantic import Field
+
+from .archetypes import BUILTIN_ARCHETYPES, CurvePiece
+from .base import Identifier, StrictModel
+from .metrics import Metric
+from .noise import Noise
+from .relations import Correlation, Lag
+from .schema import Tables
+from .segments import Segment
+from .window import Window
+
+
+class Spec(StrictModel):
+    about: str = ""
+    unit: Identifier
+    window: Window
+    seed: int = Field(0, ge=0, lt=2**63)
+    metrics: tuple[Metric, ...] = Field(min_length=1)
+    segments: tuple[Segment, ...] = Field(min_length=1)
+    archetypes: dict[Identifier, tuple[CurvePiece, ...]] = Field(default_factory=dict)
+    correlations: tuple[Correlation, ...] = ()
+    lags: tuple[Lag, ...] = ()
+    persistence: float = Field(0.8, ge=0.0, lt=1.0, description="period-to-period memory of each metric's own variation")
+    noise: Noise = Noise()
+    tables: Tables = Tables()
+
+    def metric(self, name: str) -> Metric:
+        return next(m for m in self.metrics if m.name == name)
+
+    def archetype(self, name: str) -> tuple[CurvePiece, ...]:
+        return self.archetypes.get(name) or BUILTIN_ARCHETYPES[name]
+
+    @property
+    def entity_count(self) -> int:
+        return sum(s.count for s in self.segments)
+
+    def lag_of(self, metric: str) -> Lag | None:
+        return next((lag for lag in self.lags if lag.metric == metric), None)

@@ -1,0 +1,22 @@
+"""Relations between metrics: pooled correlations and causal lags."""
+from __future__ import annotations
+
+from pydantic import Field
+
+from .base import Identifier, StrictModel
+
+
+class Correlation(StrictModel):
+    between: tuple[Identifier, Identifier]
+    r: float = Field(ge=-1.0, le=1.0, description="Pearson r of the two output columns, pooled over entity-periods")
+
+    @property
+    def key(self) -> str:
+        return f"{self.between[0]}~{self.between[1]}"
+
+
+class Lag(StrictModel):
+    metric: Identifier
+    follows: Identifier
+    periods: int = Field(ge=1, le=1000)
+    weight: float = Field(0.6, gt=0.0, le=1.0, description="share of the follower that is the lagged driver")
