@@ -20,23 +20,26 @@ def _duplicates(names: list[str]) -> list[str]:
     return sorted(name for name, count in Counter(names).items() if count > 1)
 
 
-def check_references(spec: Spec) -> list[Problem]:
+def check_references(spec: Spec, declared: dict[str, list[str]] | None = None) -> list[Problem]:
+    """`declared` holds names as written (when some items failed to parse), so that references to an
+    item with its own mistake are not reported as unknown too."""
     problems: list[Problem] = []
+    declared = declared or {}
     metric_names = [m.name for m in spec.metrics]
-    known_metrics = set(metric_names)
+    known_metrics = set(metric_names) | set(declared.get("metrics", []))
 
     for metric in spec.metrics:
         problems.extend(Problem(f"metrics.{metric.name}.{key}", message) for key, message in check_metric(metric))
-    for name in _duplicates(metric_names):
+    for name in _duplicates(declared.get("metrics") or metric_names):
         problems.append(Problem(f"metrics.{name}", "metric name used more than once; names must be unique"))
     for name in _duplicates([s.name for s in spec.segments]):
         problems.append(Problem(f"segments.{name}", "segment name used more than once; names must be unique"))
-    if spec.entity_count == 0:
+    if spec.segments and spec.entity_count == 0:
         problems.append(Problem("segments", "all segment counts are 0; at least one entity is needed"))
-    if spec.window.end < spec.window.start:
+    if spec.window is not None and spec.window.end < spec.window.start:
         problems.append(Problem("window.end", f"{spec.window.end} is before window.start {spec.window.start}"))
 
-    archetype_names = sorted(set(BUILTIN_ARCHETYPES) | set(spec.archetypes))
+    archetype_names = sorted(set(BUILTIN_ARCHETYPES) | set(spec.archetypes) | set(declared.get("archetypes", [])))
     for name, pieces in spec.archetypes.items():
         if name in BUILTIN_ARCHETYPES:
             problems.append(Problem(f"archetypes.{name}", "is a built-in archetype; give yours another name"))
@@ -54,7 +57,7 @@ def check_references(spec: Spec) -> list[Problem]:
         path = f"correlations.{corr.key}"
         for name in corr.between:
             if name not in known_metrics:
-                problems.append(Problem(f"{path}.between", f"unknown metric '{name}'; {suggest(name, metric_names)}"))
+                problems.append(Problem(f"{path}.between", f"unknown metric '{name}'; {suggest(name, sorted(known_metrics))}"))
         if corr.between[0] == corr.between[1]:
             problems.append(Problem(f"{path}.between", "a metric cannot be correlated with itself"))
         pair = frozenset(corr.between)
@@ -69,7 +72,7 @@ def check_references(spec: Spec) -> list[Problem]:
         for key in ("metric", "follows"):
             name = getattr(lag, key)
             if name not in known_metrics:
-                problems.append(Problem(f"lags.{lag.metric}.{key}", f"unknown metric '{name}'; {suggest(name, metric_names)}"))
+                problems.append(Problem(f"lags.{lag.metric}.{key}", f"unknown metric '{name}'; {suggest(name, sorted(known_metrics))}"))
         if lag.metric == lag.follows:
             problems.append(Problem(f"lags.{lag.metric}.follows", "a metric cannot follow itself"))
     cycle = find_lag_cycle(spec)

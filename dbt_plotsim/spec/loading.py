@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ..errors import Problem, SpecError
 from .checks import check_references, suggest
@@ -33,7 +33,11 @@ def parse_spec(data: Any) -> Spec:
     try:
         spec = Spec.model_validate(dict(data))
     except ValidationError as exc:
-        raise SpecError([_problem_from_pydantic(err, data) for err in exc.errors()]) from None
+        problems = [_problem_from_pydantic(err, data) for err in exc.errors()]
+        salvaged = _salvage(data)  # the valid parts, so cross-reference mistakes are reported too
+        if salvaged is not None:
+            problems += check_references(salvaged, _declared_names(data))
+        raise SpecError(problems) from None
     problems = check_references(spec)
     if problems:
         raise SpecError(problems)
@@ -70,6 +74,53 @@ def scaled(spec: Spec, scale: float) -> Spec:
     return spec.model_copy(update={"segments": segments})
 
 
+def _salvage(data: Mapping[str, Any]) -> Spec | None:
+    """A spec built from the parts of `data` that validate on their own, or None if too little does."""
+    values: dict[str, Any] = {}
+    for name, field in Spec.model_fields.items():
+        raw = data.get(name)
+        if raw is None:
+            continue
+        model = _model_in(field.annotation)
+        if isinstance(raw, list) and model is not None:
+            kept = []
+            for item in raw:
+                try:
+                    kept.append(model.model_validate(item))
+                except ValidationError:
+                    pass
+            values[name] = tuple(kept)
+        elif name == "archetypes" and isinstance(raw, Mapping):
+            values[name] = {k: v for k, v in ((k, _valid_pieces(v)) for k, v in raw.items()) if v is not None}
+        else:
+            try:
+                values[name] = TypeAdapter(field.annotation).validate_python(raw)
+            except (ValidationError, TypeError):
+                pass
+    if "unit" not in values:
+        return None
+    defaults = {k: f.get_default(call_default_factory=True) for k, f in Spec.model_fields.items() if not f.is_required()}
+    return Spec.model_construct(**{**defaults, "metrics": (), "segments": (), "window": None, **values})
+
+
+def _declared_names(data: Mapping[str, Any]) -> dict[str, list[str]]:
+    metrics = data.get("metrics") if isinstance(data.get("metrics"), list) else []
+    archetypes = data.get("archetypes") if isinstance(data.get("archetypes"), Mapping) else {}
+    return {
+        "metrics": [m["name"] for m in metrics if isinstance(m, Mapping) and isinstance(m.get("name"), str)],
+        "archetypes": [str(k) for k in archetypes],
+    }
+
+
+def _valid_pieces(raw: Any):
+    from .archetypes import CurvePiece
+
+    try:
+        return tuple(CurvePiece.model_validate(p) for p in raw)
+    except (ValidationError, TypeError):
+        return None
+
+
 # ---------------------------------------------------------------- pydantic error -> YAML path and message
 
 def _problem_from_pydantic(err: Mapping[str, Any], data: Any) -> Problem:
@@ -83,7 +134,7 @@ def _problem_from_pydantic(err: Mapping[str, Any], data: Any) -> Problem:
         return Problem(path, f"unknown key '{key}'; {suggest(key, allowed).replace('known', 'allowed')}")
     if kind == "missing":
         return Problem(path, "is required")
-    message = err["msg"]
+    message = err["msg"].replace("Input should be", "must be")
     if message.startswith("Value error, "):
         message = message[len("Value error, "):]
     if kind.startswith("string_pattern"):
