@@ -33,7 +33,7 @@ class Metric(StrictModel):
     range: tuple[float, float] | None = None
     mean: float | None = None
     params: dict[str, float] = Field(default_factory=dict)
-    signal: float = Field(0.8, ge=0.0, le=0.95)
+    signal: float = Field(0.7, ge=0.0, le=0.95)
     description: str | None = None
 
     @property

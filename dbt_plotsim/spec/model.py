@@ -23,7 +23,7 @@ class Spec(StrictModel):
     archetypes: dict[Identifier, tuple[CurvePiece, ...]] = Field(default_factory=dict)
     correlations: tuple[Correlation, ...] = ()
     lags: tuple[Lag, ...] = ()
-    persistence: float = Field(0.8, ge=0.0, lt=1.0, description="period-to-period memory of each metric's own variation")
+    persistence: float = Field(0.85, ge=0.0, lt=1.0, description="period-to-period memory of each metric's own variation")
     noise: Noise = Noise()
     tables: Tables = Tables()
 

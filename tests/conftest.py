@@ -1,0 +1,47 @@
+"""Shared fixtures: the README's SaaS example and a small spec for fast tests."""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+DATA = Path(__file__).parent / "data"
+
+
+def example_dict() -> dict:
+    return yaml.safe_load((DATA / "saas_example.yml").read_text())
+
+
+def small_dict() -> dict:
+    """Small but complete: 3 segments, 12 months, 3 metrics, a correlation, a lag and noise."""
+    return {
+        "about": "test accounts",
+        "unit": "account",
+        "window": {"start": "2024-01-01", "end": "2024-12-31", "grain": "month"},
+        "seed": 3,
+        "metrics": [
+            {"name": "engagement", "type": "score"},
+            {"name": "mrr", "type": "amount", "range": [50, 50000]},
+            {"name": "tickets", "type": "count", "polarity": "negative"},
+        ],
+        "segments": [
+            {"name": "growers", "count": 40, "archetype": "growth"},
+            {"name": "churners", "count": 30, "archetype": "churn"},
+            {"name": "steady", "count": 30, "archetype": "flat"},
+        ],
+        "correlations": [{"between": ["engagement", "mrr"], "r": 0.7}],
+        "lags": [{"metric": "mrr", "follows": "engagement", "periods": 2, "weight": 0.5}],
+        "noise": {"gaussian": 0.05, "outliers": 0.01, "missing": 0.02},
+    }
+
+
+@pytest.fixture
+def example() -> dict:
+    return example_dict()
+
+
+@pytest.fixture
+def small() -> dict:
+    return copy.deepcopy(small_dict())
