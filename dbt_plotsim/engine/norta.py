@@ -14,7 +14,7 @@ from scipy.special import ndtr
 
 from .marginals import Marginal
 
-_Z = np.linspace(-8.0, 8.0, 1201)
+_Z = np.linspace(-8.0, 8.0, 601)
 _U = ndtr(_Z)
 _V = (np.arange(4000) + 0.5) / 4000  # uniforms for outlier-tail moments
 
@@ -77,4 +77,4 @@ def latent_for(a: Marginal, b: Marginal, r: float, outliers: float = 0.0) -> flo
         return 1.0
     if r <= low:
         return -1.0
-    return float(brentq(lambda rho: pearson(a, b, rho, outliers) - r, -1.0, 1.0, xtol=1e-6))
+    return float(brentq(lambda rho: pearson(a, b, rho, outliers) - r, -1.0, 1.0, xtol=1e-5))
