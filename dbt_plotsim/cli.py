@@ -12,6 +12,16 @@ from .errors import PlotsimError, SpecError
 EXIT_USER_ERROR = 2
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be 1 or more")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dbt-plotsim",
@@ -31,9 +41,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="directory for Parquet files, or the DuckDB database file for --format duckdb")
     gen.add_argument("--format", choices=("parquet", "duckdb"), default="parquet")
     gen.add_argument("--schema", default="main", help="DuckDB schema for the tables (default: main)")
-    gen.add_argument("--chunk-entities", type=int, default=None,
+    gen.add_argument("--chunk-entities", type=_positive_int, default=None,
                      help="entities generated per chunk (rounded to blocks of 1024); output does not change")
-    gen.add_argument("--workers", type=int, default=1, help="threads generating blocks; output does not change")
+    gen.add_argument("--workers", type=_positive_int, default=1, help="threads generating blocks; output does not change")
 
     val = commands.add_parser("validate", help="check a spec and report every problem at once")
     with_spec(val)

@@ -331,12 +331,9 @@ def test_spec_error_is_a_plotsim_error():
 def test_scale_must_be_positive(base_spec):
     with pytest.raises(SpecError) as caught:
         load_spec(base_spec, scale=0)
-    assert find(caught.value.problems, "scale").message == "0 must be a positive number"
+    assert find(caught.value.problems, "scale").message == "0 must be a positive, finite number"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: check_references() checks fact-table metrics against the metrics that parsed, ignoring `declared`; "
-    "a fact table listing a metric that has its own mistake gets a spurious 'unknown metric' problem"))
 def test_fact_table_reference_to_invalid_metric_is_not_reported_as_unknown():
     data = variant(
         metric("mrr", distribution="lognorm"),
@@ -350,3 +347,15 @@ def test_correlation_and_lag_references_to_invalid_metric_are_not_reported_as_un
     """The same situation as above, for correlations and lags, works: only the metric's own mistake."""
     problems = problems_of(variant(metric("engagement", distribution="lognorm")))
     assert [p.path for p in problems] == ["metrics.engagement.distribution"]
+
+
+def test_infinite_scale_is_a_spec_error(base_spec):
+    with pytest.raises(SpecError) as caught:
+        load_spec(base_spec, scale=float("inf"))
+    assert find(caught.value.problems, "scale")
+
+
+def test_scale_beyond_count_limit_is_a_spec_error(base_spec):
+    with pytest.raises(SpecError) as caught:
+        load_spec(base_spec, scale=1e7)
+    assert any(p.path in ("scale", "segments.growers.count") for p in caught.value.problems)

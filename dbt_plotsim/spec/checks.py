@@ -79,7 +79,7 @@ def check_references(spec: Spec, declared: dict[str, list[str]] | None = None) -
     if cycle:
         problems.append(Problem(f"lags.{cycle[0]}", "lags form a cycle: " + " follows ".join(cycle) + "; a driver cannot depend on its own follower"))
 
-    problems.extend(_check_tables(spec, metric_names))
+    problems.extend(_check_tables(spec, sorted(known_metrics)))
     return problems
 
 

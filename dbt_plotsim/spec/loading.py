@@ -1,6 +1,7 @@
 """Reading a spec from YAML or a dict, with every mistake reported at once under its YAML path."""
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any, Mapping
@@ -11,6 +12,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from ..errors import Problem, SpecError
 from .checks import check_references, suggest
 from .model import Spec
+from .segments import Segment
 
 
 def read_yaml(path: str | os.PathLike) -> Any:
@@ -66,11 +68,16 @@ def load_spec(source: str | os.PathLike | Mapping[str, Any] | Spec, *, scale: fl
 
 
 def scaled(spec: Spec, scale: float) -> Spec:
-    if not (scale > 0):
-        raise SpecError(Problem("scale", f"{scale} must be a positive number"))
-    segments = tuple(
-        s.model_copy(update={"count": max(1, round(s.count * scale)) if s.count else 0}) for s in spec.segments
-    )
+    if not (math.isfinite(scale) and scale > 0):
+        raise SpecError(Problem("scale", f"{scale} must be a positive, finite number"))
+    limit = Segment.model_fields["count"].metadata
+    maximum = next(m.le for m in limit if getattr(m, "le", None) is not None)
+    counts = {s.name: (max(1, round(s.count * scale)) if s.count else 0) for s in spec.segments}
+    too_big = [Problem(f"segments.{name}.count", f"{count:,} after scale {scale:g} is above the limit of {maximum:,}")
+               for name, count in counts.items() if count > maximum]
+    if too_big:
+        raise SpecError(too_big)
+    segments = tuple(s.model_copy(update={"count": counts[s.name]}) for s in spec.segments)
     return spec.model_copy(update={"segments": segments})
 
 
@@ -134,6 +141,9 @@ def _problem_from_pydantic(err: Mapping[str, Any], data: Any) -> Problem:
         return Problem(path, f"unknown key '{key}'; {suggest(key, allowed).replace('known', 'allowed')}")
     if kind == "missing":
         return Problem(path, "is required")
+    if kind == "too_short":
+        least = (err.get("ctx") or {}).get("min_length", 1)
+        return Problem(path, f"must list at least {least} item{'s' if least != 1 else ''}")
     message = err["msg"].replace("Input should be", "must be")
     if message.startswith("Value error, "):
         message = message[len("Value error, "):]

@@ -1,0 +1,224 @@
+"""The `dbt-plotsim` command line, run in-process: exit codes, what it prints, what it writes."""
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+import dbt_plotsim
+from dbt_plotsim.cli import main
+
+# Tiny: 2 segments x 20 entities, 12 monthly periods, 3 metrics, one correlation, one lag.
+BASE: dict = {
+    "unit": "account",
+    "window": {"start": "2024-01", "end": "2024-12-31", "grain": "month"},
+    "seed": 7,
+    "metrics": [
+        {"name": "engagement", "type": "score"},
+        {"name": "mrr", "type": "amount", "distribution": "lognormal", "range": [50, 50000]},
+        {"name": "support_tickets", "type": "count", "distribution": "poisson", "polarity": "negative"},
+    ],
+    "segments": [
+        {"name": "growers", "count": 20, "archetype": "growth"},
+        {"name": "churners", "count": 20, "archetype": "churn"},
+    ],
+    "correlations": [{"between": ["engagement", "mrr"], "r": 0.5}],
+    "lags": [{"metric": "support_tickets", "follows": "engagement", "periods": 2}],
+}
+
+ENTITIES = 40
+PERIODS = 12
+EXPECTED_ROWS = {
+    "dim_date": PERIODS,
+    "dim_account": ENTITIES,
+    "fct_engagement": ENTITIES * PERIODS,
+    "fct_mrr": ENTITIES * PERIODS,
+    "fct_support_tickets": ENTITIES * PERIODS,
+    "trajectory": ENTITIES * PERIODS,
+}
+
+
+def write_spec(path: Path, data: dict) -> str:
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return str(path)
+
+
+@pytest.fixture
+def good_file(tmp_path) -> str:
+    return write_spec(tmp_path / "good.yml", copy.deepcopy(BASE))
+
+
+@pytest.fixture
+def bad_file(tmp_path) -> str:
+    data = copy.deepcopy(BASE)
+    data["metrics"][1]["range"] = [500, 50]  # min > max
+    data["segments"][0]["archetype"] = "grwoth"  # typo
+    data["lags"][0]["follows"] = "engagment"  # typo
+    return write_spec(tmp_path / "bad.yml", data)
+
+
+BAD_PATHS = ["lags.support_tickets.follows", "metrics.mrr.range", "segments.growers.archetype"]
+
+
+def parse_info(out: str) -> dict[str, int]:
+    """{table: rows} from `info` output lines '<table> <rows> <columns> <size> <unit>'."""
+    rows = {}
+    for line in out.splitlines():
+        fields = line.split()
+        if len(fields) >= 3 and fields[1].replace(",", "").isdigit():
+            rows[fields[0]] = int(fields[1].replace(",", ""))
+    return rows
+
+
+def test_validate_good_file(good_file, capsys):
+    assert main(["validate", good_file]) == 0
+    captured = capsys.readouterr()
+    assert "valid" in captured.out
+    assert "40 account entities" in captured.out and "3 metrics" in captured.out
+    assert captured.err == ""
+
+
+def test_validate_bad_file(bad_file, capsys):
+    assert main(["validate", bad_file]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "Traceback" not in captured.err
+    assert captured.err.startswith("error: 3 problems in the synthetic spec:")
+    for path in BAD_PATHS:
+        assert f"  - {path}: " in captured.err
+    assert "did you mean 'growth'?" in captured.err
+    assert "did you mean 'engagement'?" in captured.err
+    # listed sorted by path
+    positions = [captured.err.index(f"  - {path}: ") for path in BAD_PATHS]
+    assert positions == sorted(positions)
+
+
+def test_validate_missing_file(tmp_path, capsys):
+    assert main(["validate", str(tmp_path / "nope.yml")]) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "Traceback" not in err
+
+
+def test_validate_yaml_syntax_error(tmp_path, capsys):
+    spec_file = tmp_path / "broken.yml"
+    spec_file.write_text("unit: account\nwindow:\n  start: 2024-01\n    end: 2024-12-31\n", encoding="utf-8")
+    assert main(["validate", str(spec_file)]) == 2
+    err = capsys.readouterr().err
+    assert "not valid YAML" in err and "line 4" in err and "Traceback" not in err
+
+
+def test_info_lists_tables_with_row_counts(good_file, capsys):
+    assert main(["info", good_file]) == 0
+    out = capsys.readouterr().out
+    assert parse_info(out) == EXPECTED_ROWS
+    assert "total (uncompressed)" in out
+
+
+def test_generate_parquet(good_file, tmp_path, capsys):
+    out_dir = tmp_path / "out"
+    assert main(["generate", good_file, "--out", str(out_dir), "--format", "parquet"]) == 0
+    assert "wrote 6 tables" in capsys.readouterr().out
+    written = {p.stem: pq.read_metadata(p).num_rows for p in out_dir.glob("*.parquet")}
+    assert written == EXPECTED_ROWS
+
+
+def test_generate_duckdb_into_schema(good_file, tmp_path, capsys):
+    database = tmp_path / "db" / "plotsim.duckdb"
+    assert main(["generate", good_file, "--out", str(database), "--format", "duckdb", "--schema", "s"]) == 0
+    assert "(schema s)" in capsys.readouterr().out
+    with duckdb.connect(str(database), read_only=True) as conn:
+        tables = {name for (name,) in conn.execute(
+            "select table_name from information_schema.tables where table_schema = 's'").fetchall()}
+        assert tables == set(EXPECTED_ROWS)
+        for name, rows in EXPECTED_ROWS.items():
+            assert conn.execute(f'select count(*) from s."{name}"').fetchone()[0] == rows
+        assert conn.execute(
+            "select count(*) from information_schema.tables where table_schema = 'main'").fetchone()[0] == 0
+
+
+def test_generate_parquet_with_bad_spec_writes_nothing(bad_file, tmp_path, capsys):
+    out_dir = tmp_path / "out"
+    assert main(["generate", bad_file, "--out", str(out_dir), "--format", "parquet"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "metrics.mrr.range" in err
+    assert not out_dir.exists() or not list(out_dir.rglob("*.parquet"))
+
+
+def test_generate_parquet_with_bad_spec_keeps_existing_files(good_file, bad_file, tmp_path, capsys):
+    out_dir = tmp_path / "out"
+    assert main(["generate", good_file, "--out", str(out_dir)]) == 0
+    before = {p.name: p.read_bytes() for p in out_dir.iterdir() if p.is_file()}
+    assert main(["generate", bad_file, "--out", str(out_dir)]) == 2
+    capsys.readouterr()
+    after = {p.name: p.read_bytes() for p in out_dir.iterdir() if p.is_file()}
+    assert after == before
+
+
+def test_generate_duckdb_with_bad_spec_creates_no_database(bad_file, tmp_path, capsys):
+    database = tmp_path / "db" / "plotsim.duckdb"
+    assert main(["generate", bad_file, "--out", str(database), "--format", "duckdb", "--schema", "s"]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+    assert not database.exists()
+    assert not database.parent.exists()
+
+
+def test_scale_halves_entity_counts(good_file, tmp_path, capsys):
+    assert main(["info", good_file, "--scale", "0.5"]) == 0
+    rows = parse_info(capsys.readouterr().out)
+    assert rows["dim_account"] == ENTITIES // 2
+    assert rows["fct_mrr"] == ENTITIES // 2 * PERIODS
+    out_dir = tmp_path / "half"
+    assert main(["generate", good_file, "--out", str(out_dir), "--scale", "0.5"]) == 0
+    capsys.readouterr()
+    dim = pq.read_table(out_dir / "dim_account.parquet")
+    assert dim.num_rows == ENTITIES // 2
+    assert sorted(dim.column("segment").to_pylist()) == ["churners"] * 10 + ["growers"] * 10
+
+
+def test_scale_must_be_positive(good_file, capsys):
+    assert main(["validate", good_file, "--scale", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "scale: 0.0 must be a positive, finite number" in err and "Traceback" not in err
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"dbt-plotsim {dbt_plotsim.__version__}"
+
+
+def test_usage_error_exits_2(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["generate"])
+    assert exited.value.code == 2
+    assert "usage:" in capsys.readouterr().err
+
+
+def test_bad_spec_in_subprocess_exits_2_without_traceback(bad_file):
+    code = "from dbt_plotsim.cli import main; import sys; sys.exit(main(sys.argv[1:]))"
+    result = subprocess.run([sys.executable, "-c", code, "validate", bad_file],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    for path in BAD_PATHS:
+        assert f"  - {path}: " in result.stderr
+    assert result.stdout == ""
+
+
+def test_scale_beyond_count_limit_is_a_user_error(good_file, capsys):
+    assert main(["validate", good_file, "--scale", "1e7"]) == 2  # 20 x 1e7 = 2e8 entities per segment
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "scale" in err or "segments.growers.count" in err
+
+
+def test_infinite_scale_is_a_user_error(good_file, capsys):
+    assert main(["validate", good_file, "--scale", "inf"]) == 2
+    assert "scale: inf" in capsys.readouterr().err
