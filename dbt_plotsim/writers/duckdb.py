@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from typing import Callable
 
 import duckdb
 
@@ -28,8 +29,10 @@ def connect(database: str | os.PathLike) -> duckdb.DuckDBPyConnection:
         raise WriteError(f"cannot open DuckDB file {database}: {exc}") from None
 
 
-def write_duckdb(generation, target: str | os.PathLike | duckdb.DuckDBPyConnection, schema: str = "main") -> list[str]:
-    """Create or replace the generation's tables in `schema`, atomically. `target` is a file or a connection."""
+def write_duckdb(generation, target: str | os.PathLike | duckdb.DuckDBPyConnection, schema: str = "main",
+                 finalize: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> list[str]:
+    """Create or replace the generation's tables in `schema`, atomically. `target` is a file or a connection;
+    `finalize` runs inside the same transaction, after the tables (for bookkeeping rows)."""
     own = not isinstance(target, duckdb.DuckDBPyConnection)
     conn = connect(target) if own else target
     prefix = quote(schema) + "."
@@ -38,12 +41,14 @@ def write_duckdb(generation, target: str | os.PathLike | duckdb.DuckDBPyConnecti
         try:
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
             for name, arrow_schema in generation.schemas.items():
-                _create(conn, prefix + quote(name), arrow_schema)
+                _create(conn, schema, name, arrow_schema)
             for chunk in generation.chunks():
                 for name, table in chunk.items():
                     conn.register("_plotsim_chunk", table)
                     conn.execute(f"INSERT INTO {prefix}{quote(name)} SELECT * FROM _plotsim_chunk")
                     conn.unregister("_plotsim_chunk")
+            if finalize is not None:
+                finalize(conn)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -56,7 +61,13 @@ def write_duckdb(generation, target: str | os.PathLike | duckdb.DuckDBPyConnecti
     return list(generation.schemas)
 
 
-def _create(conn, qualified: str, arrow_schema) -> None:
+def _create(conn, schema: str, name: str, arrow_schema) -> None:
+    qualified = f"{quote(schema)}.{quote(name)}"
+    kind = conn.execute(
+        "select table_type from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
+    ).fetchall()
+    if kind and kind[0][0] == "VIEW":  # an earlier Parquet run left a view of this name
+        conn.execute(f"drop view {qualified}")
     empty = arrow_schema.empty_table()
     conn.register("_plotsim_empty", empty)
     conn.execute(f"CREATE OR REPLACE TABLE {qualified} AS SELECT * FROM _plotsim_empty")

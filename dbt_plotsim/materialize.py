@@ -1,0 +1,129 @@
+"""Materialize one synthetic source into a DuckDB database: tables, or views over Parquet files.
+
+Next to the tables, two small tables in the source's schema record what was generated:
+`_plotsim_state` (spec hash, seed, package version: unchanged sources are skipped) and
+`_plotsim_relations` (declared lags and correlations: the ground truth the package's dbt tests read).
+Everything of one source, state included, is committed in one transaction.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import duckdb
+
+from . import __version__
+from .api import spec_hash, stream
+from .sources import SyntheticSource
+from .writers.duckdb import quote, write_duckdb
+from .writers.parquet import write_parquet
+
+STATE_TABLE = "_plotsim_state"
+RELATIONS_TABLE = "_plotsim_relations"
+
+
+@dataclass
+class Outcome:
+    source: str
+    status: str  # generated | skipped
+    tables: list[str] = field(default_factory=list)
+    rows: int = 0
+    seconds: float = 0.0
+    detail: str = ""
+
+    def as_dict(self) -> dict:
+        return {"source": self.source, "status": self.status, "tables": self.tables, "rows": self.rows,
+                "seconds": round(self.seconds, 2), "detail": self.detail}
+
+
+def materialize(source: SyntheticSource, conn: duckdb.DuckDBPyConnection, *, force: bool = False,
+                chunk_entities: int | None = None, workers: int = 1) -> Outcome:
+    began = time.perf_counter()
+    digest = spec_hash(source.spec)
+    generation = stream(source.spec, chunk_entities=chunk_entities, workers=workers)
+    tables = generation.table_names
+    rows = sum(generation.row_counts().values())
+    if not force:
+        reason = _up_to_date(conn, source, digest, tables)
+        if reason:
+            return Outcome(source.name, "skipped", tables, rows, time.perf_counter() - began, reason)
+
+    def record(connection: duckdb.DuckDBPyConnection) -> None:
+        _record_state(connection, source, digest, tables, rows)
+        _record_relations(connection, source)
+
+    if source.output == "parquet":
+        paths = write_parquet(generation, source.path, {"spec_hash": digest, "seed": source.spec.seed,
+                                                        "dbt_plotsim": __version__})
+        _views_over_parquet(conn, source.schema, paths, record)
+    else:
+        write_duckdb(generation, conn, source.schema, finalize=record)
+    return Outcome(source.name, "generated", tables, rows, time.perf_counter() - began)
+
+
+def _existing_tables(conn, schema: str) -> set[str]:
+    rows = conn.execute(
+        "select table_name from information_schema.tables where table_schema = ?", [schema]
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def _up_to_date(conn, source: SyntheticSource, digest: str, tables: list[str]) -> str:
+    existing = _existing_tables(conn, source.schema)
+    if STATE_TABLE not in existing:
+        return ""
+    row = conn.execute(
+        f"select spec_hash, package_version, output from {quote(source.schema)}.{STATE_TABLE} where source_name = ?",
+        [source.name],
+    ).fetchall()
+    if not row or tuple(row[0]) != (digest, __version__, source.output):
+        return ""
+    if not set(tables) <= existing:
+        return ""
+    if source.output == "parquet" and not all((source.path / f"{t}.parquet").exists() for t in tables):
+        return ""
+    return f"spec unchanged (hash {digest}), tables present"
+
+
+def _ensure_meta_tables(conn, schema: str) -> None:
+    s = quote(schema)
+    conn.execute(f"""create table if not exists {s}.{STATE_TABLE} (
+        source_name varchar primary key, spec_hash varchar, seed bigint, package_version varchar,
+        output varchar, tables varchar, total_rows bigint, generated_at timestamp)""")
+    conn.execute(f"""create table if not exists {s}.{RELATIONS_TABLE} (
+        source_name varchar, kind varchar, metric varchar, other varchar, value double, weight double)""")
+
+
+def _record_state(conn, source: SyntheticSource, digest: str, tables: list[str], rows: int) -> None:
+    _ensure_meta_tables(conn, source.schema)
+    s = quote(source.schema)
+    conn.execute(f"delete from {s}.{STATE_TABLE} where source_name = ?", [source.name])
+    conn.execute(
+        f"insert into {s}.{STATE_TABLE} values (?, ?, ?, ?, ?, ?, ?, current_timestamp::timestamp)",
+        [source.name, digest, source.spec.seed, __version__, source.output, ",".join(tables), rows],
+    )
+
+
+def _record_relations(conn, source: SyntheticSource) -> None:
+    s = quote(source.schema)
+    spec = source.spec
+    conn.execute(f"delete from {s}.{RELATIONS_TABLE} where source_name = ?", [source.name])
+    rows = [(source.name, "lag", lag.metric, lag.follows, float(lag.periods), lag.weight) for lag in spec.lags]
+    rows += [(source.name, "correlation", c.between[0], c.between[1], c.r, None) for c in spec.correlations]
+    if rows:
+        conn.executemany(f"insert into {s}.{RELATIONS_TABLE} values (?, ?, ?, ?, ?, ?)", rows)
+
+
+def _views_over_parquet(conn, schema: str, paths: dict, finalize) -> None:
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        conn.execute(f"create schema if not exists {quote(schema)}")
+        for name, path in paths.items():
+            literal = str(path.resolve()).replace("'", "''")
+            conn.execute(f"drop table if exists {quote(schema)}.{quote(name)}")
+            conn.execute(f"create or replace view {quote(schema)}.{quote(name)} as select * from read_parquet('{literal}')")
+        finalize(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise

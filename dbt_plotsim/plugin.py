@@ -1,0 +1,55 @@
+"""dbt-duckdb plugin: gives dbt's DuckDB connection the `plotsim_generate(request)` SQL function.
+
+Enable it in profiles.yml:
+
+    plugins:
+      - module: dbt_plotsim.plugin
+        alias: plotsim
+
+The `generate_synthetic` macro calls the function once per synthetic source with a JSON request
+({source, schema, block, project_dir, force}); it answers with a JSON outcome. A user's mistake comes back
+as {"status": "error", "problems": [...]}, never as a traceback.
+"""
+from __future__ import annotations
+
+import json
+import traceback
+from typing import Any
+
+from dbt.adapters.duckdb.plugins import BasePlugin
+
+FUNCTION = "plotsim_generate"
+
+
+def handle(request_json: str, conn) -> str:
+    """Run one request against a DuckDB connection; always returns a JSON outcome."""
+    from .errors import PlotsimError, SpecError
+    from .materialize import materialize
+    from .sources import resolve
+
+    try:
+        request = json.loads(request_json)
+        source = resolve(request["source"], request["schema"], request["block"], request.get("project_dir") or ".")
+        outcome = materialize(source, conn, force=bool(request.get("force")))
+        return json.dumps({"status": outcome.status, **outcome.as_dict()})
+    except SpecError as exc:
+        return json.dumps({"status": "error", "problems": exc.lines()})
+    except PlotsimError as exc:
+        return json.dumps({"status": "error", "problems": [str(exc)]})
+    except Exception:  # a bug: keep the traceback, it is what a bug report needs
+        return json.dumps({"status": "bug", "problems": [traceback.format_exc()]})
+
+
+class Plugin(BasePlugin):
+    def initialize(self, plugin_config: dict[str, Any]) -> None:
+        self.plugin_config = plugin_config
+
+    def configure_connection(self, conn) -> None:
+        def generate(request_json: str) -> str:
+            cursor = conn.cursor()  # its own transaction: the source commits or rolls back as a whole
+            try:
+                return handle(request_json, cursor)
+            finally:
+                cursor.close()
+
+        conn.create_function(FUNCTION, generate, ["VARCHAR"], "VARCHAR", side_effects=True)

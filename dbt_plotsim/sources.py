@@ -1,0 +1,131 @@
+"""The `synthetic` block of a dbt source: a spec inline, from a bundled template or a file, plus output.
+
+    sources:
+      - name: saas
+        config:
+          meta:
+            synthetic:
+              template: saas        # or `file: specs/saas.yml`, or the spec keys inline
+              seed: 7               # any spec key overrides the template's (mappings merge, lists replace)
+              output: duckdb        # or parquet, with `path:` (relative to the dbt project)
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from . import templates
+from .errors import Problem, SpecError
+from .spec import Spec, load_spec, read_yaml
+
+OUTPUT_KEYS = ("template", "file", "output", "path")
+OUTPUTS = ("duckdb", "parquet")
+
+
+@dataclass(frozen=True)
+class SyntheticSource:
+    name: str
+    schema: str
+    spec: Spec
+    output: str  # duckdb | parquet
+    path: Path | None  # parquet directory
+
+    @property
+    def yaml_path(self) -> str:
+        return block_path(self.name)
+
+
+def block_path(source: str) -> str:
+    return f"sources.{source}.config.meta.synthetic"
+
+
+def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict:
+    """Overrides win; nested mappings merge key by key, lists are replaced whole."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def resolve(name: str, schema: str, block: Any, project_dir: str | os.PathLike = ".") -> SyntheticSource:
+    """Validate a source's synthetic block; every problem is named under `sources.<name>.config.meta.synthetic`."""
+    prefix = block_path(name)
+    try:
+        return _resolve(name, schema, block, Path(project_dir))
+    except SpecError as exc:
+        raise exc.with_prefix(prefix) from None
+
+
+def _resolve(name: str, schema: str, block: Any, project_dir: Path) -> SyntheticSource:
+    if not isinstance(block, Mapping):
+        raise SpecError(Problem("", f"must be a mapping (a spec, or `template:`/`file:` with overrides), got {type(block).__name__}"))
+    problems: list[Problem] = []
+    base: dict = {}
+    if "template" in block and "file" in block:
+        problems.append(Problem("file", "give `template` or `file`, not both"))
+    elif "template" in block:
+        base = templates.load(str(block["template"]))
+    elif "file" in block:
+        file_path = project_dir / str(block["file"])
+        if not file_path.is_file():
+            problems.append(Problem("file", f"spec file {str(file_path)!r} does not exist"))
+        else:
+            base = read_yaml(file_path) or {}
+    output = block.get("output", "duckdb")
+    if output not in OUTPUTS:
+        problems.append(Problem("output", f"{output!r} is not an output; allowed: {list(OUTPUTS)}"))
+    path = block.get("path")
+    if output == "parquet" and not path:
+        problems.append(Problem("path", "output parquet needs `path`, the directory for the files"))
+    if problems:
+        raise SpecError(problems)
+    spec = load_spec(merge(base, {k: v for k, v in block.items() if k not in OUTPUT_KEYS}))
+    return SyntheticSource(name, schema, spec, output, (project_dir / path) if path else None)
+
+
+def read_sources_yaml(path: str | os.PathLike) -> list[tuple[str, str, Any]]:
+    """(source name, schema, synthetic block) of every source in a dbt sources YAML that declares one."""
+    data = read_yaml(path) or {}
+    found = []
+    for source in data.get("sources") or []:
+        if not isinstance(source, Mapping):
+            continue
+        block = ((source.get("config") or {}).get("meta") or {}).get("synthetic")
+        if block is None:
+            block = (source.get("meta") or {}).get("synthetic")
+        if block is not None:
+            found.append((source["name"], source.get("schema") or source["name"], block))
+    return found
+
+
+def source_from_yaml(path: str | os.PathLike, name: str | None) -> SyntheticSource:
+    """The named synthetic source of a sources YAML (the only one, when `name` is None)."""
+    found = read_sources_yaml(path)
+    names = [f[0] for f in found]
+    if not found:
+        raise SpecError(Problem("sources", f"{path} declares no source with config.meta.synthetic"))
+    if name is None:
+        if len(found) > 1:
+            raise SpecError(Problem("sources", f"{path} declares several synthetic sources {names}; choose one with --source"))
+        name = names[0]
+    if name not in names:
+        from .spec.checks import suggest
+
+        raise SpecError(Problem("sources", f"no synthetic source '{name}' in {path}; {suggest(name, names)}"))
+    source, schema, block = found[names.index(name)]
+    return resolve(source, schema, block, Path(path).parent)
+
+
+def is_sources_yaml(path: str | os.PathLike) -> bool:
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return False
+    return isinstance(data, Mapping) and "sources" in data

@@ -1,0 +1,33 @@
+"""Bundled domain specs, usable as `template: <name>` in a synthetic block, with overrides on top."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from ..errors import Problem, SpecError
+
+TEMPLATE_DIR = Path(__file__).parent
+
+
+def names() -> list[str]:
+    return sorted(p.stem for p in TEMPLATE_DIR.glob("*.yml"))
+
+
+def text(name: str) -> str:
+    path = TEMPLATE_DIR / f"{name}.yml"
+    if not path.is_file():
+        from ..spec.checks import suggest
+
+        raise SpecError(Problem("template", f"unknown template '{name}'; {suggest(name, names())}"))
+    return path.read_text(encoding="utf-8")
+
+
+def load(name: str) -> dict:
+    return yaml.safe_load(text(name))
+
+
+def describe(name: str) -> str:
+    """The first comment line of a template: what it models."""
+    first = text(name).splitlines()[0]
+    return first.lstrip("# ").strip()

@@ -1,0 +1,46 @@
+{#
+  Materialize every synthetic source (a source with `config: {meta: {synthetic: ...}}`) into its schema.
+
+    dbt run-operation generate_synthetic
+    dbt run-operation generate_synthetic --args '{select: [saas], force: true}'
+
+  From a hook, behind a var, so one command generates then builds:
+    on-run-start: ["{{ dbt_plotsim.generate_synthetic(hook=true) }}"]
+    dbt build --vars '{plotsim_generate: true}'
+#}
+{% macro generate_synthetic(select=none, force=false, hook=false) %}
+  {{ return(adapter.dispatch('generate_synthetic', 'dbt_plotsim')(select, force, hook)) }}
+{% endmacro %}
+
+{% macro default__generate_synthetic(select, force, hook) %}
+  {% if not execute %}{{ return('') }}{% endif %}
+  {% if hook and not var('plotsim_generate', false) %}{{ return('') }}{% endif %}
+  {% set sources = dbt_plotsim._synthetic_sources(select) %}
+  {% if sources | length == 0 %}
+    {{ log("dbt-plotsim: no synthetic sources" ~ (" match " ~ select if select else " in this project"), info=true) }}
+    {{ return('') }}
+  {% endif %}
+  {{ dbt_plotsim._require_plugin() }}
+  {% set total = sources | length %}
+  {% for source in sources %}
+    {% set label = loop.index ~ " of " ~ total %}
+    {{ log(label ~ " START synthetic source " ~ source.name ~ " into " ~ source.schema, info=true) }}
+    {% set request = tojson({
+      "source": source.name, "schema": source.schema, "block": source.block,
+      "project_dir": dbt_plotsim._project_dir(), "force": force
+    }) %}
+    {% set answer = run_query("select plotsim_generate('" ~ adapter.escape_sql_string(request) ~ "')") %}
+    {% set outcome = fromjson(answer.columns[0].values()[0]) %}
+    {% if outcome.status == 'generated' %}
+      {{ log(label ~ " OK synthetic source " ~ source.name ~ ": " ~ outcome.tables | length ~ " tables, "
+             ~ "{:,}".format(outcome.rows) ~ " rows in " ~ outcome.seconds ~ "s", info=true) }}
+    {% elif outcome.status == 'skipped' %}
+      {{ log(label ~ " SKIP synthetic source " ~ source.name ~ ": " ~ outcome.detail ~ " (force: true regenerates)", info=true) }}
+    {% else %}
+      {% do exceptions.raise_compiler_error(
+        "dbt-plotsim could not generate source '" ~ source.name ~ "'; nothing was changed:\n  - "
+        ~ outcome.problems | join("\n  - ")) %}
+    {% endif %}
+  {% endfor %}
+  {{ return('') }}
+{% endmacro %}
