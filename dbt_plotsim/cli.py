@@ -31,7 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def with_spec(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("spec", metavar="SPEC", help="a spec YAML file")
+        sub.add_argument("spec", metavar="SPEC", help="a spec YAML file, or a dbt sources YAML (with --source)")
+        sub.add_argument("--source", help="in a dbt sources YAML: the synthetic source to use (needed if several)")
         sub.add_argument("--scale", type=float, default=1.0,
                          help="multiply every segment count (0.01 for a quick sample, 10 for a load test)")
 
@@ -49,6 +50,13 @@ def _parser() -> argparse.ArgumentParser:
     with_spec(val)
     info = commands.add_parser("info", help="tables, row counts and estimated size of a spec's output")
     with_spec(info)
+    sync = commands.add_parser("sync-sources", help=(
+        "write generated tables, columns, descriptions and data tests into a dbt sources YAML (in place)"))
+    sync.add_argument("path", metavar="PATH", help="the sources YAML to update")
+    sync.add_argument("--source", help="only this synthetic source")
+    commands.add_parser("templates", help="list the bundled domain templates")
+    show = commands.add_parser("template", help="print a bundled template (a complete spec to start from)")
+    show.add_argument("name", metavar="NAME")
     return parser
 
 
@@ -64,11 +72,36 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USER_ERROR
 
 
-def _run(args: argparse.Namespace) -> int:
-    from .api import stream, write_duckdb, write_parquet
+def _load(args: argparse.Namespace):
+    from .sources import is_sources_yaml, source_from_yaml
     from .spec import load_spec
 
-    spec = load_spec(args.spec, scale=args.scale)
+    if is_sources_yaml(args.spec):
+        return load_spec(source_from_yaml(args.spec, args.source).spec, scale=args.scale)
+    return load_spec(args.spec, scale=args.scale)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .api import stream, write_duckdb, write_parquet
+
+    if args.command == "templates":
+        from . import templates
+
+        for name in templates.names():
+            print(f"{name:<14}{templates.describe(name)}")
+        return 0
+    if args.command == "template":
+        from . import templates
+
+        print(templates.text(args.name), end="")
+        return 0
+    if args.command == "sync-sources":
+        from .sync import sync_file
+
+        synced = sync_file(args.path, args.source)
+        print(f"{args.path}: synced {', '.join(synced)}")
+        return 0
+    spec = _load(args)
     if args.command == "validate":
         print(f"{args.spec}: valid ({spec.entity_count:,} {spec.unit} entities, {len(spec.metrics)} metrics)")
         return 0

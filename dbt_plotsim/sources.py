@@ -120,7 +120,16 @@ def source_from_yaml(path: str | os.PathLike, name: str | None) -> SyntheticSour
 
         raise SpecError(Problem("sources", f"no synthetic source '{name}' in {path}; {suggest(name, names)}"))
     source, schema, block = found[names.index(name)]
-    return resolve(source, schema, block, Path(path).parent)
+    return resolve(source, schema, block, project_root(path))
+
+
+def project_root(path: str | os.PathLike) -> Path:
+    """The dbt project a sources file belongs to (nearest dbt_project.yml above it), else its folder."""
+    folder = Path(path).resolve().parent
+    for candidate in (folder, *folder.parents):
+        if (candidate / "dbt_project.yml").is_file():
+            return candidate
+    return folder
 
 
 def is_sources_yaml(path: str | os.PathLike) -> bool:
