@@ -49,7 +49,7 @@ def materialize(source: SyntheticSource, conn: duckdb.DuckDBPyConnection, *, for
             return Outcome(source.name, "skipped", tables, rows, time.perf_counter() - began, reason)
 
     def record(connection: duckdb.DuckDBPyConnection) -> None:
-        _record_state(connection, source, digest, tables, rows)
+        _record_state(connection, source, digest, tables, sum(generation.written.values()))
         _record_relations(connection, source)
 
     if source.output == "parquet":
@@ -58,6 +58,7 @@ def materialize(source: SyntheticSource, conn: duckdb.DuckDBPyConnection, *, for
         _views_over_parquet(conn, source.schema, paths, record)
     else:
         write_duckdb(generation, conn, source.schema, finalize=record)
+    rows = sum(generation.written.values())
     return Outcome(source.name, "generated", tables, rows, time.perf_counter() - began)
 
 

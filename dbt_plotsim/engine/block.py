@@ -12,7 +12,9 @@ from scipy.signal import lfilter
 from scipy.special import ndtri
 
 from .plan import Plan, SegmentPlan
-from .positions import block_positions
+from .arrivals import draw_arrivals
+from .events import EventRows, condition_values, fire_rows, first_sustained, rate_rows
+from .positions import active_mask, block_positions
 from .rng import ENTITY_BLOCK, stream
 
 
@@ -23,6 +25,9 @@ class BlockValues:
     positions: np.ndarray  # (n, P) window positions
     values: list[np.ndarray]  # per metric (n, P) float64
     missing: list[np.ndarray | None]  # per metric (n, P) bool, or None when nothing is missing
+    arrival: np.ndarray  # (n,) first active period
+    active: np.ndarray  # (n, P) bool: arrived and not past a terminal event
+    events: dict[str, EventRows]
 
 
 def _normals(seed: int, purpose: str, metric: str, segment: str, block: int, n: int, periods: int) -> np.ndarray:
@@ -54,7 +59,8 @@ def generate_block(plan: Plan, seg: SegmentPlan, block: int) -> BlockValues:
     tl = plan.timeline
     lead, periods = tl.lead, tl.periods
     n = min(ENTITY_BLOCK, seg.count - block * ENTITY_BLOCK)
-    pos = block_positions(seed, seg, seg.pieces, block, n, tl)
+    arrival = draw_arrivals(seed, seg.name, seg.arrivals, block, n, periods)
+    pos = block_positions(seed, seg, seg.pieces, block, n, tl, arrival)
     score = plan.scale.score(pos)
 
     names = plan.metric_names
@@ -107,4 +113,35 @@ def generate_block(plan: Plan, seg: SegmentPlan, block: int) -> BlockValues:
         else:
             missing.append(None)
     ids = np.arange(n, dtype=np.int64) + seg.first_id + block * ENTITY_BLOCK
-    return BlockValues(seg, ids, pos[:, lead:], values, missing)
+    window = pos[:, lead:]
+    active = active_mask(arrival, periods)
+    events = _events(plan, seg, block, ids, window, dict(zip(names, values)), active)
+    return BlockValues(seg, ids, window, values, missing, arrival, active, events)
+
+
+def _events(plan: Plan, seg: SegmentPlan, block: int, ids, window, values, active) -> dict[str, EventRows]:
+    """Threshold events first (a terminal one closes the entity's activity), then rate-driven ones."""
+    spec = plan.spec
+    out: dict[str, EventRows] = {}
+    for event in spec.events:
+        if event.when is None:
+            continue
+        rng = stream(spec.seed, "event", event.name, seg.name, block)
+        fired = first_sustained(condition_values(event.when, window, values) & active, event.when.periods)
+        out[event.name] = fire_rows(ids, fired, plan.period_days, rng)
+        if event.terminal:
+            ended = np.where(fired >= 0, fired, plan.periods)
+            active &= np.arange(plan.periods)[None, :] <= ended[:, None]
+    for event in spec.events:
+        if event.rate is None:
+            continue
+        follows = event.rate.follows
+        series = window if follows == "trajectory" else values[follows]
+        scale = plan.scale.knots.mean() if follows == "trajectory" else plan.marginals[plan.metric_names.index(follows)].mean
+        rate = event.rate.mean * np.maximum(series, 0.0) / max(scale, 1e-12)
+        padded = np.zeros((ENTITY_BLOCK, plan.periods))
+        padded[: len(ids)] = rate
+        rng = stream(spec.seed, "event", event.name, seg.name, block)
+        out[event.name] = rate_rows(ids, padded, np.pad(active, ((0, ENTITY_BLOCK - len(ids)), (0, 0))),
+                                    plan.period_days, rng)
+    return out

@@ -39,15 +39,16 @@ class TrajectoryMoments:
         return float(self.cross[a, b] - self.mean[a] * self.mean[b])
 
 
-def trajectory_moments(scores: list[np.ndarray], weights: list[float], lead: int, offsets: list[int]) -> TrajectoryMoments:
-    """Weighted pooled E[T[t-l]] and E[T[t-l] T[t-l']] over window periods t, for the offsets used."""
+def trajectory_moments(scores: list[np.ndarray], weights: list[float], lead: int, offsets: list[int],
+                       masks: list[np.ndarray]) -> TrajectoryMoments:
+    """Weighted pooled E[T[t-l]] and E[T[t-l] T[t-l']] over active window cells t, for the offsets used."""
     size = max(offsets) + 1
     mean = np.zeros(size)
     cross = np.zeros((size, size))
-    total = sum(s[:, lead:].size * w for s, w in zip(scores, weights))
-    for s, w in zip(scores, weights):
+    total = sum(m.sum() * w for m, w in zip(masks, weights))
+    for s, w, m in zip(scores, weights, masks):
         periods = s.shape[1] - lead
-        shifted = {l: s[:, lead - l : lead - l + periods] for l in offsets}
+        shifted = {l: s[:, lead - l : lead - l + periods] * m for l in offsets}  # inactive cells count 0
         for l in offsets:
             mean[l] += w * shifted[l].sum() / total
         for a, b in itertools.combinations_with_replacement(offsets, 2):

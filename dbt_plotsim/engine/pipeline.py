@@ -21,19 +21,26 @@ class Generation:
     chunk_blocks: int
     workers: int = 1
     schemas: dict[str, pa.Schema] = field(init=False)
+    written: dict[str, int] = field(init=False)  # rows yielded so far, per table
 
     def __post_init__(self) -> None:
         self.schemas = schemas(self.plan)
+        self.written = {name: 0 for name in self.schemas}
 
     @property
     def table_names(self) -> list[str]:
         return list(self.schemas)
 
     def row_counts(self) -> dict[str, int]:
-        entities, periods = self.plan.entity_count, self.plan.periods
+        """Rows per table; entity-period tables count every period (an upper bound with arrivals or
+        terminal events), event tables are estimated from their rates."""
+        plan = self.plan
+        entities, periods = plan.entity_count, plan.periods
         counts = {name: entities * periods for name in self.schemas}
         counts["dim_date"] = periods
-        counts[f"dim_{self.plan.spec.unit}"] = entities
+        counts[f"dim_{plan.spec.unit}"] = entities
+        for event in plan.spec.events:
+            counts[f"evt_{event.name}"] = int(entities * periods * event.rate.mean) if event.rate else entities
         return counts
 
     def _units(self) -> list[tuple]:
@@ -41,17 +48,26 @@ class Generation:
 
     def chunks(self) -> Iterator[dict[str, pa.Table]]:
         """dim_date first, then entity tables chunk by chunk (each chunk: up to `chunk_blocks` blocks)."""
+        self.written = {name: 0 for name in self.schemas}
+        for chunk in self._chunks():
+            for name, table in chunk.items():
+                self.written[name] += table.num_rows
+            yield chunk
+
+    def _chunks(self) -> Iterator[dict[str, pa.Table]]:
         yield {"dim_date": date_table(self.plan, self.schemas["dim_date"])}
         units = self._units()
         groups = [units[i : i + self.chunk_blocks] for i in range(0, len(units), self.chunk_blocks)]
+        counters: dict[str, int] = {}
         if self.workers <= 1:
             for group in groups:
-                yield chunk_tables(self.plan, self.schemas, [generate_block(self.plan, s, b) for s, b in group])
+                blocks = [generate_block(self.plan, s, b) for s, b in group]
+                yield chunk_tables(self.plan, self.schemas, blocks, counters)
             return
         with ThreadPoolExecutor(self.workers) as pool:
             for group in groups:  # blocks are independent: compute them in parallel, keep their order
                 blocks = list(pool.map(lambda unit: generate_block(self.plan, *unit), group))
-                yield chunk_tables(self.plan, self.schemas, blocks)
+                yield chunk_tables(self.plan, self.schemas, blocks, counters)
 
     def tables(self) -> dict[str, pa.Table]:
         parts: dict[str, list[pa.Table]] = {name: [] for name in self.schemas}

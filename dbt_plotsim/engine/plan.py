@@ -18,7 +18,8 @@ from . import norta
 from .calendar import period_starts
 from .copula import LatentModel, Loading, trajectory_moments
 from .marginals import Marginal, resolve
-from .positions import PositionScale, Timeline, block_positions, fit_scale, sample_sizes
+from .arrivals import draw_arrivals
+from .positions import PositionScale, Timeline, active_mask, block_positions, fit_scale, sample_sizes
 from .rng import ENTITY_BLOCK
 from .trajectory import EDGE
 
@@ -34,6 +35,7 @@ class SegmentPlan:
     variation: float
     count: int
     first_id: int  # id of the segment's first entity
+    arrivals: object  # spec Arrivals
 
     @property
     def blocks(self) -> int:
@@ -67,6 +69,13 @@ class Plan:
     @property
     def periods(self) -> int:
         return self.timeline.periods
+
+    @property
+    def period_days(self) -> np.ndarray:
+        """Length of each period in days (for timestamps inside a period)."""
+        from .calendar import period_ends
+
+        return (period_ends(self.starts, self.spec.window.grain) - self.starts).astype(np.int64) + 1
 
     @property
     def entity_count(self) -> int:
@@ -152,7 +161,8 @@ def _build(spec) -> tuple[Plan | None, list[Problem]]:
     segments: list[SegmentPlan] = []
     next_id = 1
     for s in spec.segments:
-        segments.append(SegmentPlan(s.name, s.archetype, spec.archetype(s.archetype), s.variation, s.count, next_id))
+        segments.append(SegmentPlan(s.name, s.archetype, spec.archetype(s.archetype), s.variation, s.count, next_id,
+                                    spec.arrivals_of(s)))
         next_id += s.count
 
     scale, moments = _calibrate(spec.seed, segments, timeline, offsets)
@@ -190,17 +200,20 @@ def _nominal_extent(pieces, window_years: float) -> tuple[float, float]:
 def _calibrate(seed: int, segments: list[SegmentPlan], timeline: Timeline, offsets: list[int]):
     active = [s for s in segments if s.count > 0]
     sizes = sample_sizes([s.count for s in active], timeline.periods + timeline.lead)
-    samples, weights = [], []
+    samples, weights, masks = [], [], []
     for seg, size in zip(active, sizes):
-        blocks = [
-            block_positions(seed, seg, seg.pieces, b, min(ENTITY_BLOCK, size - b * ENTITY_BLOCK), timeline)
-            for b in range(math.ceil(size / ENTITY_BLOCK))
-        ]
+        blocks, block_masks = [], []
+        for b in range(math.ceil(size / ENTITY_BLOCK)):
+            n = min(ENTITY_BLOCK, size - b * ENTITY_BLOCK)
+            arrival = draw_arrivals(seed, seg.name, seg.arrivals, b, n, timeline.periods)
+            blocks.append(block_positions(seed, seg, seg.pieces, b, n, timeline, arrival))
+            block_masks.append(active_mask(arrival, timeline.periods))
         samples.append(np.vstack(blocks))
+        masks.append(np.vstack(block_masks))
         weights.append(seg.count / size)
-    scale = fit_scale(samples, weights, timeline.lead)
+    scale = fit_scale(samples, weights, timeline.lead, masks)
     scores = [scale.score(s) for s in samples]
-    moments = trajectory_moments(scores, weights, timeline.lead, offsets)
+    moments = trajectory_moments(scores, weights, timeline.lead, offsets, masks)
     return scale, moments
 
 

@@ -32,11 +32,21 @@ class Timeline:
         return t / max(self.periods - 1, 1)
 
 
-def block_positions(seed: int, segment, pieces, block: int, n: int, timeline: Timeline) -> np.ndarray:
-    """Positions (n, lead + periods) of entities block*ENTITY_BLOCK .. +n of one segment."""
+def block_positions(seed: int, segment, pieces, block: int, n: int, timeline: Timeline,
+                    arrival: np.ndarray | None = None) -> np.ndarray:
+    """Positions (n, lead + periods) of entities block*ENTITY_BLOCK .. +n of one segment; an entity's
+    curve starts at its arrival period and runs at the same pace as everyone's."""
     rng = stream(seed, "trajectory", segment.name, block)
     curves = trajectory.draw_entity_curves(pieces, segment.variation, rng, n)
-    return trajectory.positions(pieces, curves, timeline.x, timeline.window_years)
+    x = timeline.x
+    if arrival is not None and arrival.any():
+        x = x[None, :] - arrival[:, None] / max(timeline.periods - 1, 1)
+    return trajectory.positions(pieces, curves, x, timeline.window_years)
+
+
+def active_mask(arrival: np.ndarray, periods: int) -> np.ndarray:
+    """(n, periods): True from each entity's arrival period on."""
+    return np.arange(periods)[None, :] >= arrival[:, None]
 
 
 @dataclass(frozen=True)
@@ -57,10 +67,12 @@ def sample_sizes(counts: list[int], periods: int) -> list[int]:
     return [min(c, per_segment) for c in counts]
 
 
-def fit_scale(samples: list[np.ndarray], weights: list[float], lead: int) -> PositionScale:
-    """Weighted pooled quantiles of window positions (each sample holds one segment's prefix)."""
-    values = np.concatenate([s[:, lead:].ravel() for s in samples])
-    w = np.concatenate([np.full(s[:, lead:].size, wt) for s, wt in zip(samples, weights)])
+def fit_scale(samples: list[np.ndarray], weights: list[float], lead: int,
+              masks: list[np.ndarray] | None = None) -> PositionScale:
+    """Weighted pooled quantiles of window positions over active cells (each sample: one segment's prefix)."""
+    masks = masks or [np.ones(s[:, lead:].shape, dtype=bool) for s in samples]
+    values = np.concatenate([s[:, lead:][m] for s, m in zip(samples, masks)])
+    w = np.concatenate([np.full(int(m.sum()), wt) for m, wt in zip(masks, weights)])
     order = np.argsort(values, kind="stable")
     values, w = values[order], w[order]
     cum = np.cumsum(w)

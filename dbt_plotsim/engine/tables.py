@@ -77,14 +77,23 @@ def schemas(plan: Plan) -> dict[str, pa.Schema]:
         ]
     out: dict[str, pa.Schema] = {"dim_date": pa.schema(date_fields, metadata={"description": (
         f"Date dimension: one row per {grain} from {spec.window.start} to {spec.window.end}, no gaps.")})}
-    out[unit_table(plan)] = pa.schema([
+    unit_fields = [
         _field(key, pa.int64(), f"Primary key of the {spec.unit}.", nullable=False),
         _field(f"{spec.unit}_code", pa.string(), f"Readable natural key of the {spec.unit}.", nullable=False),
         _field("segment", pa.string(), "Segment the entity was generated in.", nullable=False),
         _field("archetype", pa.string(), "Behavioural archetype (curve over time) of the segment.", nullable=False),
         _field("start_position", pa.float64(), "Ground truth: trajectory position in the first period (0-1).", nullable=False),
         _field("end_position", pa.float64(), "Ground truth: trajectory position in the last period (0-1).", nullable=False),
-    ], metadata={"description": f"One row per {spec.unit}" + (f" ({spec.about})" if spec.about else "") + "."})
+    ]
+    if uses_arrivals(plan):
+        unit_fields.append(_field("first_date_key", pa.int32(), f"Foreign key to dim_date: the {grain} the {spec.unit} "
+                                  "arrived; it has no rows before.", nullable=False))
+    terminal = spec.terminal_event
+    if terminal is not None:
+        unit_fields.append(_field("ended_date_key", pa.int32(), f"Foreign key to dim_date: the {grain} of its "
+                                  f"{terminal.name} event, after which it has no rows; null while active."))
+    out[unit_table(plan)] = pa.schema(unit_fields, metadata={
+        "description": f"One row per {spec.unit}" + (f" ({spec.about})" if spec.about else "") + "."})
     for fact in plan.facts:
         fields = [
             _field(key, pa.int64(), f"Foreign key to {unit_table(plan)}.", nullable=False),
@@ -96,6 +105,13 @@ def schemas(plan: Plan) -> dict[str, pa.Schema]:
         names = ", ".join(plan.metric_names[m] for m in fact.metrics)
         description = fact.description or f"One row per {spec.unit} and {grain}: {names}."
         out[fact.name] = pa.schema(fields, metadata={"description": description})
+    for event in spec.events:
+        out[f"evt_{event.name}"] = pa.schema([
+            _field(f"{event.name}_id", pa.int64(), "Primary key of the event.", nullable=False),
+            _field(key, pa.int64(), f"Foreign key to {unit_table(plan)}.", nullable=False),
+            _field("date_key", pa.int32(), "Foreign key to dim_date: the period of the event.", nullable=False),
+            _field("occurred_at", pa.timestamp("s"), "When it happened, inside its period.", nullable=False),
+        ], metadata={"description": event.description or _describe_event(event, spec)})
     if spec.tables.trajectory:
         out[TRAJECTORY_TABLE] = pa.schema([
             _field(key, pa.int64(), f"Foreign key to {unit_table(plan)}.", nullable=False),
@@ -104,6 +120,24 @@ def schemas(plan: Plan) -> dict[str, pa.Schema]:
             _field("position", pa.float64(), "Ground truth: trajectory position (0-1) every metric derives from.", nullable=False),
         ], metadata={"description": "Ground truth: the trajectory position of every entity and period."})
     return out
+
+
+def uses_arrivals(plan: Plan) -> bool:
+    return any(seg.arrivals.pattern != "start" for seg in plan.segments)
+
+
+def _describe_event(event, spec) -> str:
+    if event.rate is not None:
+        text = f"One row per {event.name}: about {event.rate.mean:g} per {spec.unit} and {spec.window.grain}"
+        text += f", more when {event.rate.follows} is higher." if event.rate.follows else "."
+    else:
+        w = event.when
+        side = f"below {w.below:g}" if w.below is not None else f"above {w.above:g}"
+        text = (f"One row per {spec.unit} whose {w.metric} stayed {side} for {w.periods} {spec.window.grain}(s): "
+                f"the {event.name} event, in the {spec.window.grain} the condition was first met.")
+    if event.terminal:
+        text += f" Terminal: the {spec.unit} has no facts or events after it."
+    return text
 
 
 def date_table(plan: Plan, schema: pa.Schema) -> pa.Table:
@@ -137,43 +171,87 @@ def date_table(plan: Plan, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_pydict(columns, schema=schema)
 
 
-def chunk_tables(plan: Plan, schemas: dict[str, pa.Schema], blocks: list[BlockValues]) -> dict[str, pa.Table]:
-    """Entity tables for a run of consecutive blocks, rows ordered by entity then period."""
+def chunk_tables(plan: Plan, schemas: dict[str, pa.Schema], blocks: list[BlockValues],
+                 counters: dict[str, int]) -> dict[str, pa.Table]:
+    """Entity tables for a run of consecutive blocks, rows ordered by entity then period. `counters` holds
+    the last id given per event table; chunks come in order, so ids run 1, 2, ... whatever the chunking."""
     spec = plan.spec
     key = unit_key(plan)
     periods = plan.periods
+    keys_by_period = date_keys(plan.starts)
     ids = np.concatenate([b.ids for b in blocks])
+    active = np.concatenate([b.active for b in blocks]).ravel()
+    everyone = bool(active.all())
     cell_ids = np.repeat(ids, periods)
-    cell_dates = np.tile(date_keys(plan.starts), len(ids))
+    cell_dates = np.tile(keys_by_period, len(ids))
+    if not everyone:
+        cell_ids, cell_dates = cell_ids[active], cell_dates[active]
     out: dict[str, pa.Table] = {}
     positions = np.concatenate([b.positions for b in blocks])
     segment_names = np.concatenate([np.full(len(b.ids), b.segment.name, dtype=object) for b in blocks])
     archetypes = np.concatenate([np.full(len(b.ids), b.segment.archetype, dtype=object) for b in blocks])
     width = len(str(plan.entity_count))
-    out[unit_table(plan)] = pa.Table.from_pydict({
+    unit_columns = {
         key: ids,
         f"{spec.unit}_code": [f"{spec.unit}_{i:0{width}d}" for i in ids],
         "segment": segment_names,
         "archetype": archetypes,
         "start_position": positions[:, 0],
         "end_position": positions[:, -1],
-    }, schema=schemas[unit_table(plan)])
+    }
+    names = schemas[unit_table(plan)].names
+    if "first_date_key" in names:
+        unit_columns["first_date_key"] = keys_by_period[np.concatenate([b.arrival for b in blocks])]
+    if "ended_date_key" in names:
+        ended = np.concatenate([_ended(b, spec.terminal_event.name, plan.periods) for b in blocks])
+        unit_columns["ended_date_key"] = pa.array(keys_by_period[np.maximum(ended, 0)], mask=ended < 0)
+    out[unit_table(plan)] = pa.Table.from_pydict(unit_columns, schema=schemas[unit_table(plan)])
     for fact in plan.facts:
         columns = {key: cell_ids, "date_key": cell_dates}
         for m in fact.metrics:
             values = np.concatenate([b.values[m] for b in blocks]).ravel()
             masks = [b.missing[m] for b in blocks]
             mask = None if all(x is None for x in masks) else np.concatenate(masks).ravel()
+            if not everyone:
+                values = values[active]
+                mask = None if mask is None else mask[active]
             field = schemas[fact.name].field(plan.metric_names[m])
             if pa.types.is_integer(field.type):
                 values = values.astype(np.int64)
             columns[field.name] = pa.array(values, type=field.type, mask=mask)
         out[fact.name] = pa.Table.from_pydict(columns, schema=schemas[fact.name])
     if TRAJECTORY_TABLE in schemas:
+        cell_archetypes = np.repeat(archetypes, periods)
+        cell_positions = positions.ravel()
+        if not everyone:
+            cell_archetypes, cell_positions = cell_archetypes[active], cell_positions[active]
         out[TRAJECTORY_TABLE] = pa.Table.from_pydict({
             key: cell_ids,
             "date_key": cell_dates,
-            "archetype": np.repeat(archetypes, periods),
-            "position": positions.ravel(),
+            "archetype": cell_archetypes,
+            "position": cell_positions,
         }, schema=schemas[TRAJECTORY_TABLE])
+    for event in spec.events:
+        name = f"evt_{event.name}"
+        rows = [b.events[event.name] for b in blocks]
+        entity = np.concatenate([r.entity for r in rows])
+        period = np.concatenate([r.period for r in rows]).astype(np.int64)
+        seconds = np.concatenate([r.seconds for r in rows])
+        first = counters.get(name, 0)
+        counters[name] = first + len(entity)
+        moments = plan.starts[period].astype("datetime64[s]") + seconds.astype("timedelta64[s]")
+        out[name] = pa.Table.from_pydict({
+            f"{event.name}_id": np.arange(first + 1, first + len(entity) + 1, dtype=np.int64),
+            key: entity,
+            "date_key": keys_by_period[period],
+            "occurred_at": moments,
+        }, schema=schemas[name])
     return out
+
+
+def _ended(block: BlockValues, event: str, periods: int) -> np.ndarray:
+    """Per entity of a block, the period of its terminal event, or -1."""
+    ended = np.full(len(block.ids), -1, dtype=np.int64)
+    rows = block.events[event]
+    ended[np.searchsorted(block.ids, rows.entity)] = rows.period
+    return ended

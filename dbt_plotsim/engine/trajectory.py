@@ -108,10 +108,12 @@ def _piece_value(piece, u: np.ndarray, start: np.ndarray, end: np.ndarray, curve
 
 
 def positions(pieces, curves: EntityCurves, x: np.ndarray, window_years: float, clip: bool = True) -> np.ndarray:
-    """Positions (n, P) at window fractions x (P,); x outside [0, 1] holds the curve's end values."""
+    """Positions (n, P) at curve times x, (P,) shared or (n, P) per entity; outside [0, 1] the curve holds
+    its end values."""
     n = curves.levels.shape[0]
-    x_eff = np.clip(x[None, :] - curves.shift[:, None], 0.0, 1.0)
-    out = np.empty((n, x.shape[0]), dtype=np.float64)
+    x2 = x if x.ndim == 2 else x[None, :]
+    x_eff = np.clip(x2 - curves.shift[:, None], 0.0, 1.0)
+    out = np.empty((n, x2.shape[1]), dtype=np.float64)
     bp = curves.breakpoints
     piece_index = np.zeros(x_eff.shape, dtype=np.int64)
     for k in range(1, len(pieces)):

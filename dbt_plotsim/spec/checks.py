@@ -80,6 +80,7 @@ def check_references(spec: Spec, declared: dict[str, list[str]] | None = None) -
         problems.append(Problem(f"lags.{cycle[0]}", "lags form a cycle: " + " follows ".join(cycle) + "; a driver cannot depend on its own follower"))
 
     problems.extend(_check_tables(spec, sorted(known_metrics)))
+    problems.extend(_check_lifecycle(spec, metric_names))
     return problems
 
 
@@ -123,3 +124,68 @@ def _check_tables(spec: Spec, metric_names: list[str]) -> list[Problem]:
         elif placed[metric] > 1:
             problems.append(Problem(f"tables.facts", f"metric '{metric}' is in {placed[metric]} fact tables; place it once"))
     return problems
+
+
+def _check_arrivals(path: str, arrivals) -> list[Problem]:
+    problems = []
+    if arrivals.until <= arrivals.start:
+        problems.append(Problem(f"{path}.until", f"{arrivals.until} must be after `from` {arrivals.start}"))
+    if arrivals.pattern == "steps":
+        if not arrivals.steps:
+            problems.append(Problem(f"{path}.steps", "pattern steps needs `steps: [{at, share}, ...]`"))
+        elif abs(sum(s.share for s in arrivals.steps) - 1.0) > 1e-6:
+            total = sum(s.share for s in arrivals.steps)
+            problems.append(Problem(f"{path}.steps", f"shares add up to {total:g}; they must add up to 1"))
+    elif arrivals.steps:
+        problems.append(Problem(f"{path}.steps", f"`steps` belong to pattern steps, not {arrivals.pattern}"))
+    return problems
+
+
+def _check_lifecycle(spec: Spec, metric_names: list[str]) -> list[Problem]:
+    problems: list[Problem] = []
+    if getattr(spec, "arrivals", None) is not None:
+        problems.extend(_check_arrivals("arrivals", spec.arrivals))
+    for segment in spec.segments:
+        if segment.arrivals is not None:
+            problems.extend(_check_arrivals(f"segments.{segment.name}.arrivals", segment.arrivals))
+    events = getattr(spec, "events", ()) or ()
+    for name in _duplicates([e.name for e in events]):
+        problems.append(Problem(f"events.{name}", "event name used more than once; names must be unique"))
+    terminal = [e.name for e in events if e.terminal]
+    if len(terminal) > 1:
+        problems.append(Problem("events", f"only one event can be terminal; {terminal} all are"))
+    followable = ["trajectory", *metric_names]
+    for event in events:
+        path = f"events.{event.name}"
+        if (event.rate is None) == (event.when is None):
+            problems.append(Problem(path, "give `rate` (events per period) or `when` (a condition that fires it), one of them"))
+        if event.rate is not None and event.rate.follows not in followable:
+            problems.append(Problem(f"{path}.rate.follows", f"unknown metric '{event.rate.follows}'; {suggest(event.rate.follows, followable)}"))
+        if event.when is not None:
+            problems.extend(_check_condition(spec, f"{path}.when", event.when, followable))
+    return problems
+
+
+def _check_condition(spec: Spec, path: str, when, followable: list[str]) -> list[Problem]:
+    if when.metric not in followable:
+        return [Problem(f"{path}.metric", f"unknown metric '{when.metric}'; {suggest(when.metric, followable)}")]
+    if (when.below is None) == (when.above is None):
+        return [Problem(path, "give `below` or `above`, one of them")]
+    level = when.below if when.below is not None else when.above
+    key = "below" if when.below is not None else "above"
+    low, high = _value_bounds(spec, when.metric)
+    if low is not None and not (low < level < high):
+        return [Problem(f"{path}.{key}", f"{level} lies outside the values {when.metric} can take, [{low:g}, {high:g}]; "
+                        "the event would never or always fire")]
+    return []
+
+
+def _value_bounds(spec: Spec, metric: str) -> tuple[float | None, float | None]:
+    if metric == "trajectory":
+        return 0.0, 1.0
+    found = next(m for m in spec.metrics if m.name == metric)
+    if found.range is not None:
+        return found.range
+    if found.type == "score":
+        return 0.0, 1.0
+    return None, None

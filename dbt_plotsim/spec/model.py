@@ -5,6 +5,7 @@ from pydantic import Field
 
 from .archetypes import BUILTIN_ARCHETYPES, CurvePiece
 from .base import Identifier, StrictModel
+from .lifecycle import Arrivals, Event
 from .metrics import Metric
 from .noise import Noise
 from .relations import Correlation, Lag
@@ -25,6 +26,8 @@ class Spec(StrictModel):
     lags: tuple[Lag, ...] = ()
     persistence: float = Field(0.85, ge=0.0, lt=1.0, description="period-to-period memory of each metric's own variation")
     noise: Noise = Noise()
+    arrivals: Arrivals = Arrivals()
+    events: tuple[Event, ...] = ()
     tables: Tables = Tables()
 
     def metric(self, name: str) -> Metric:
@@ -39,3 +42,10 @@ class Spec(StrictModel):
 
     def lag_of(self, metric: str) -> Lag | None:
         return next((lag for lag in self.lags if lag.metric == metric), None)
+
+    def arrivals_of(self, segment) -> Arrivals:
+        return segment.arrivals or self.arrivals
+
+    @property
+    def terminal_event(self) -> Event | None:
+        return next((e for e in self.events if e.terminal), None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from .base import Identifier, StrictModel
+from .lifecycle import Arrivals
 
 
 class Segment(StrictModel):
@@ -13,3 +14,4 @@ class Segment(StrictModel):
     variation: float = Field(
         0.3, ge=0.0, le=1.0, description="how much entities of the segment differ from each other (0 = copies)"
     )
+    arrivals: Arrivals | None = Field(None, description="overrides the spec's `arrivals` for this segment")
