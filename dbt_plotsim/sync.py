@@ -14,6 +14,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+from .engine.components import components
 from .engine.pipeline import start
 from .engine.tables import TRAJECTORY_TABLE
 from .errors import Problem, SpecError
@@ -90,6 +91,18 @@ def desired_tests(source: SyntheticSource, generation) -> dict[str, dict[str, li
         arguments["r"] = corr.r
         arguments["tolerance"] = 0.05
         out[table].setdefault(first, []).append(_test("dbt_plotsim.correlation_within", arguments))
+    for event in spec.events:
+        out[f"evt_{event.name}"] = {
+            f"{event.name}_id": [_test("unique"), _test("not_null")],
+            key: [_test("not_null"), _test("relationships", {"to": ref(dim_unit), "field": key})],
+            "date_key": [_test("not_null"), _test("relationships", {"to": ref("dim_date"), "field": "date_key"})],
+            "occurred_at": [_test("dbt_plotsim.within_window", {
+                "start": str(spec.window.start), "end": str(plan.starts[-1] + (plan.period_days[-1] - 1))})],
+        }
+    for component in components(plan):
+        for table, columns in component.tests(plan, ref).items():
+            for column, tests in columns.items():
+                out.setdefault(table, {}).setdefault(column, []).extend(_test(n, a) for n, a in tests)
     return out
 
 

@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from .block import generate_block
 from .plan import Plan, plan_for
-from .tables import chunk_tables, date_table, schemas
+from .tables import chunk_tables, schemas, static_tables
 from .rng import ENTITY_BLOCK
 
 
@@ -55,7 +55,7 @@ class Generation:
             yield chunk
 
     def _chunks(self) -> Iterator[dict[str, pa.Table]]:
-        yield {"dim_date": date_table(self.plan, self.schemas["dim_date"])}
+        yield static_tables(self.plan, self.schemas)
         units = self._units()
         groups = [units[i : i + self.chunk_blocks] for i in range(0, len(units), self.chunk_blocks)]
         counters: dict[str, int] = {}

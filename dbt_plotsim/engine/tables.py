@@ -6,6 +6,7 @@ import pyarrow as pa
 
 from .block import BlockValues
 from .calendar import date_keys, period_ends
+from .components import components
 from .plan import Plan
 
 MONTH_NAMES = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
@@ -92,6 +93,8 @@ def schemas(plan: Plan) -> dict[str, pa.Schema]:
     if terminal is not None:
         unit_fields.append(_field("ended_date_key", pa.int32(), f"Foreign key to dim_date: the {grain} of its "
                                   f"{terminal.name} event, after which it has no rows; null while active."))
+    for component in components(plan):
+        unit_fields.extend(component.unit_fields(plan))
     out[unit_table(plan)] = pa.schema(unit_fields, metadata={
         "description": f"One row per {spec.unit}" + (f" ({spec.about})" if spec.about else "") + "."})
     for fact in plan.facts:
@@ -105,6 +108,8 @@ def schemas(plan: Plan) -> dict[str, pa.Schema]:
         names = ", ".join(plan.metric_names[m] for m in fact.metrics)
         description = fact.description or f"One row per {spec.unit} and {grain}: {names}."
         out[fact.name] = pa.schema(fields, metadata={"description": description})
+    for component in components(plan):
+        out.update(component.schemas(plan))
     for event in spec.events:
         out[f"evt_{event.name}"] = pa.schema([
             _field(f"{event.name}_id", pa.int64(), "Primary key of the event.", nullable=False),
@@ -138,6 +143,14 @@ def _describe_event(event, spec) -> str:
     if event.terminal:
         text += f" Terminal: the {spec.unit} has no facts or events after it."
     return text
+
+
+def static_tables(plan: Plan, schemas: dict[str, pa.Schema]) -> dict[str, pa.Table]:
+    """dim_date and the tables that do not depend on entities (reference lookups)."""
+    out = {"dim_date": date_table(plan, schemas["dim_date"])}
+    for component in components(plan):
+        out.update(component.static_tables(plan, schemas))
+    return out
 
 
 def date_table(plan: Plan, schema: pa.Schema) -> pa.Table:
@@ -205,7 +218,11 @@ def chunk_tables(plan: Plan, schemas: dict[str, pa.Schema], blocks: list[BlockVa
     if "ended_date_key" in names:
         ended = np.concatenate([_ended(b, spec.terminal_event.name, plan.periods) for b in blocks])
         unit_columns["ended_date_key"] = pa.array(keys_by_period[np.maximum(ended, 0)], mask=ended < 0)
+    for component in components(plan):
+        unit_columns.update(component.unit_columns(plan, blocks))
     out[unit_table(plan)] = pa.Table.from_pydict(unit_columns, schema=schemas[unit_table(plan)])
+    for component in components(plan):
+        out.update(component.chunk_tables(plan, blocks, schemas, counters))
     for fact in plan.facts:
         columns = {key: cell_ids, "date_key": cell_dates}
         for m in fact.metrics:

@@ -6,7 +6,11 @@ from collections import Counter
 
 from ..errors import Problem
 from .archetypes import BUILTIN_ARCHETYPES, check_pieces
+from .attributes import check_attributes
+from .children import check_children
+from .history import check_history
 from .metrics import check_metric
+from .transactions import check_transactions
 from .model import Spec
 
 
@@ -81,6 +85,8 @@ def check_references(spec: Spec, declared: dict[str, list[str]] | None = None) -
 
     problems.extend(_check_tables(spec, sorted(known_metrics)))
     problems.extend(_check_lifecycle(spec, metric_names))
+    for check in (check_attributes, check_children, check_transactions, check_history):
+        problems.extend(check(spec))
     return problems
 
 

@@ -5,7 +5,11 @@ from pydantic import Field
 
 from .archetypes import BUILTIN_ARCHETYPES, CurvePiece
 from .base import Identifier, StrictModel
+from .attributes import Attribute, ReferenceTable
+from .children import Child
+from .history import History, Stages
 from .lifecycle import Arrivals, Event
+from .transactions import Transaction
 from .metrics import Metric
 from .noise import Noise
 from .relations import Correlation, Lag
@@ -28,6 +32,12 @@ class Spec(StrictModel):
     noise: Noise = Noise()
     arrivals: Arrivals = Arrivals()
     events: tuple[Event, ...] = ()
+    attributes: tuple[Attribute, ...] = ()
+    reference: tuple[ReferenceTable, ...] = ()
+    children: tuple[Child, ...] = ()
+    transactions: tuple[Transaction, ...] = ()
+    history: tuple[History, ...] = ()
+    stages: Stages | None = None
     tables: Tables = Tables()
 
     def metric(self, name: str) -> Metric:

@@ -1,0 +1,56 @@
+"""Components: optional parts of the star schema (attributes, reference tables, sub-entities, transactions,
+history, lifecycle stages) built on the same blocks of entities as the metrics.
+
+A component adds tables and columns; it never changes the values of another table. Each one lives in its
+own module and is listed in `COMPONENTS`; a component whose spec section is empty adds nothing.
+
+Contract, all vectorized over the entities of the blocks given:
+- `schemas(plan)`: the tables it adds (name -> Arrow schema with descriptions), in output order;
+- `unit_fields(plan)`: columns it adds to dim_<unit>;
+- `static_tables(plan)`: tables that do not depend on entities (reference lookups), written once;
+- `unit_columns(plan, blocks)`: values of its dim_<unit> columns for the entities of `blocks`;
+- `chunk_tables(plan, blocks, counters)`: its entity-dependent rows for `blocks` (consecutive, in output
+  order); `counters` carries the last id given per table, so ids run 1, 2, ... whatever the chunking;
+- `tests(plan, ref)`: data tests for sync-sources, {table: {column: [(test name, arguments)]}}, where
+  `ref(table)` renders a reference to another table of the same source.
+Random draws come from `rng.stream(seed, "<component>", name, segment, block)`: named, per block.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import pyarrow as pa
+
+TestList = list[tuple[str, dict | None]]
+
+
+class Component:
+    """Base: adds nothing. Subclasses override what they contribute."""
+
+    def active(self, plan) -> bool:
+        return True
+
+    def schemas(self, plan) -> dict[str, pa.Schema]:
+        return {}
+
+    def unit_fields(self, plan) -> list[pa.Field]:
+        return []
+
+    def static_tables(self, plan, schemas: dict[str, pa.Schema]) -> dict[str, pa.Table]:
+        return {}
+
+    def unit_columns(self, plan, blocks) -> dict[str, pa.Array]:
+        return {}
+
+    def chunk_tables(self, plan, blocks, schemas: dict[str, pa.Schema], counters: dict[str, int]) -> dict[str, pa.Table]:
+        return {}
+
+    def tests(self, plan, ref: Callable[[str], str]) -> dict[str, dict[str, TestList]]:
+        return {}
+
+
+def components(plan) -> list[Component]:
+    """The components with something to add for this plan, in a fixed order."""
+    from .registry import COMPONENTS
+
+    return [c for c in COMPONENTS if c.active(plan)]

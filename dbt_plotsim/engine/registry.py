@@ -1,0 +1,14 @@
+"""Every component, in output order (reference tables before the facts that point at them)."""
+from .attributes import AttributesComponent, ReferenceComponent
+from .children import ChildrenComponent
+from .history import HistoryComponent, StagesComponent
+from .transactions import TransactionsComponent
+
+COMPONENTS = [
+    ReferenceComponent(),
+    AttributesComponent(),
+    ChildrenComponent(),
+    TransactionsComponent(),
+    HistoryComponent(),
+    StagesComponent(),
+]
