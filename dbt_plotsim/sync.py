@@ -21,6 +21,7 @@ from .errors import Problem, SpecError
 from .sources import SyntheticSource, resolve
 
 TAG = "plotsim"
+TABLE_LEVEL_KEY = ""  # in desired_tests: tests on the table itself, not on a column
 KEEP_DESCRIPTION = "plotsim_keep_description"  # meta flag: leave my description alone
 
 
@@ -91,8 +92,18 @@ def desired_tests(source: SyntheticSource, generation) -> dict[str, dict[str, li
         arguments["r"] = corr.r
         arguments["tolerance"] = 0.05
         out[table].setdefault(first, []).append(_test("dbt_plotsim.correlation_within", arguments))
+    arrivals = any(seg.arrivals.pattern != "start" for seg in plan.segments)
+    if spec.terminal_event is not None or arrivals:
+        arguments = {"entity": key, "entity_model": ref(dim_unit)}
+        if arrivals:
+            arguments["first_column"] = "first_date_key"
+        if spec.terminal_event is not None:
+            arguments["ended_column"] = "ended_date_key"
+        for table in entity_tables + [f"evt_{e.name}" for e in spec.events]:
+            out.setdefault(table, {}).setdefault(TABLE_LEVEL_KEY, []).append(
+                _test("dbt_plotsim.within_lifetime", dict(arguments)))
     for event in spec.events:
-        out[f"evt_{event.name}"] = {
+        out[f"evt_{event.name}"] = {**out.get(f"evt_{event.name}", {}),
             f"{event.name}_id": [_test("unique"), _test("not_null")],
             key: [_test("not_null"), _test("relationships", {"to": ref(dim_unit), "field": key})],
             "date_key": [_test("not_null"), _test("relationships", {"to": ref("dim_date"), "field": "date_key"})],
@@ -158,6 +169,7 @@ def sync_source(node: CommentedMap, source: SyntheticSource) -> None:
             _set_description(column, (field.metadata or {}).get(b"description", b"").decode())
             _sync_tests(column, tests[table_name].get(field.name, []))
         _drop_stale(columns, set(schema.names))
+        _sync_tests(table, tests[table_name].get(TABLE_LEVEL_KEY, []))
     stale_tables = [t for t in tables if isinstance(t, dict) and t.get("name") not in generated
                     and _looks_generated(str(t.get("name", "")))]
     for table in stale_tables:  # tables this spec no longer makes: drop what was ours, keep what is yours
