@@ -15,6 +15,7 @@ from .plan import Plan, SegmentPlan
 from .arrivals import draw_arrivals
 from .events import EventRows, condition_values, fire_rows, first_sustained, rate_rows
 from .positions import active_mask, block_positions
+from .seasonality import seasonal_factor
 from .rng import ENTITY_BLOCK, stream
 
 
@@ -102,6 +103,9 @@ def generate_block(plan: Plan, seg: SegmentPlan, block: int) -> BlockValues:
             z = (z + jitter * _normals(seed, "jitter", name, seg.name, block, n, periods)) / np.sqrt(1 + jitter**2)
         marginal = plan.marginals[m]
         x = marginal.values_z(z)
+        season = seasonal_factor(plan, seg.name, name)
+        if season is not None:  # calendar effect on top of the metric's own value
+            x = marginal.rounded(x * season[None, :])
         if outliers > 0:
             draws = stream(seed, "outliers", name, seg.name, block).random((2, ENTITY_BLOCK, periods))[:, :n]
             hit = draws[0] < outliers
@@ -139,6 +143,9 @@ def _events(plan: Plan, seg: SegmentPlan, block: int, ids, window, values, activ
         series = window if follows == "trajectory" else values[follows]
         scale = plan.scale.knots.mean() if follows == "trajectory" else plan.marginals[plan.metric_names.index(follows)].mean
         rate = event.rate.mean * np.maximum(series, 0.0) / max(scale, 1e-12)
+        season = seasonal_factor(plan, seg.name, event.name)
+        if season is not None:
+            rate = rate * season[None, :]
         padded = np.zeros((ENTITY_BLOCK, plan.periods))
         padded[: len(ids)] = rate
         rng = stream(spec.seed, "event", event.name, seg.name, block)

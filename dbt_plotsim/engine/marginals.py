@@ -96,6 +96,14 @@ class Marginal:
             return np.round(x, self.decimals)
         return x
 
+    def rounded(self, x: np.ndarray) -> np.ndarray:
+        """Values after a multiplier: back to the metric's type (whole counts, cents)."""
+        if self.integer:
+            return np.floor(x + 0.5)
+        if self.decimals is not None:
+            return np.round(x, self.decimals)
+        return x
+
     def values(self, u: np.ndarray) -> np.ndarray:
         """Inverse CDF of uniforms u in (0, 1), inside the range."""
         return self.values_z(ndtri(np.clip(u, 1e-300, 1.0 - 1e-16)))

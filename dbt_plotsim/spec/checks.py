@@ -10,6 +10,7 @@ from .attributes import check_attributes
 from .children import check_children
 from .history import check_history
 from .metrics import check_metric
+from .seasonality import check_seasonality
 from .transactions import check_transactions
 from .model import Spec
 
@@ -85,7 +86,7 @@ def check_references(spec: Spec, declared: dict[str, list[str]] | None = None) -
 
     problems.extend(_check_tables(spec, sorted(known_metrics)))
     problems.extend(_check_lifecycle(spec, metric_names))
-    for check in (check_attributes, check_children, check_transactions, check_history):
+    for check in (check_attributes, check_children, check_transactions, check_history, check_seasonality):
         problems.extend(check(spec))
     return problems
 

@@ -9,6 +9,7 @@ from .attributes import Attribute, ReferenceTable
 from .children import Child
 from .history import History, Stages
 from .lifecycle import Arrivals, Event
+from .seasonality import Seasonality
 from .transactions import Transaction
 from .metrics import Metric
 from .noise import Noise
@@ -38,6 +39,7 @@ class Spec(StrictModel):
     transactions: tuple[Transaction, ...] = ()
     history: tuple[History, ...] = ()
     stages: Stages | None = None
+    seasonality: Seasonality | None = None
     tables: Tables = Tables()
 
     def metric(self, name: str) -> Metric:

@@ -1,0 +1,73 @@
+"""Seasonality: month multipliers on metrics and event rates, scaled per segment."""
+import copy
+
+import duckdb
+import pytest
+
+import dbt_plotsim
+from dbt_plotsim.errors import SpecError
+
+SPEC = {
+    "unit": "store",
+    "window": {"start": "2023-01-01", "end": "2024-12-31", "grain": "month"},
+    "metrics": [{"name": "sales", "type": "amount", "range": [100, 100000]}, {"name": "mood", "type": "score"}],
+    "segments": [{"name": "retail", "count": 600, "archetype": "flat"}, {"name": "b2b", "count": 600, "archetype": "flat"}],
+    "events": [{"name": "visit", "rate": {"mean": 20}}],
+    "seasonality": {
+        "month_of_year": [0.8, 0.8, 0.9, 1, 1, 1, 1, 1, 1, 1.1, 1.3, 1.6],
+        "applies_to": ["sales", "visit"],
+        "sensitivity": {"b2b": 0},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def conn():
+    connection = duckdb.connect()
+    for name, table in dbt_plotsim.generate(SPEC).items():
+        connection.register(name, table)
+    yield connection
+
+
+def _ratio(conn, sql):
+    rows = dict(conn.execute(sql).fetchall())
+    return rows[12] / rows[1]
+
+
+def test_metric_follows_month_multipliers(conn):
+    retail = _ratio(conn, "select month, avg(sales) from fct_sales join dim_store using (store_id) "
+                          "join dim_date using (date_key) where segment = 'retail' group by all")
+    b2b = _ratio(conn, "select month, avg(sales) from fct_sales join dim_store using (store_id) "
+                       "join dim_date using (date_key) where segment = 'b2b' group by all")
+    assert retail == pytest.approx(1.6 / 0.8, rel=0.08)  # tolerance 8%: sampling of 1,200 store-months
+    assert b2b == pytest.approx(1.0, rel=0.08)  # sensitivity 0: no seasonality
+
+
+def test_event_rate_follows_month_multipliers(conn):
+    retail = _ratio(conn, "select month, count(*) from evt_visit join dim_store using (store_id) "
+                          "join dim_date using (date_key) where segment = 'retail' group by all")
+    assert retail == pytest.approx(2.0, rel=0.05)
+
+
+def test_metrics_not_listed_are_untouched():
+    plain = copy.deepcopy(SPEC)
+    del plain["seasonality"]
+    a, b = dbt_plotsim.generate(SPEC), dbt_plotsim.generate(plain)
+    assert a["fct_mood"].equals(b["fct_mood"])
+    assert not a["fct_sales"].equals(b["fct_sales"])
+
+
+@pytest.mark.parametrize("edit,path,fragment", [
+    (lambda s: s["seasonality"].update(month_of_year=[1.0] * 11), "seasonality.month_of_year", "needs 12"),
+    (lambda s: s["seasonality"].update(day_of_week=[1.0] * 7), "seasonality.day_of_week", "grain day"),
+    (lambda s: s["seasonality"].update(applies_to=["mood"]), "seasonality.applies_to", "is a score"),
+    (lambda s: s["seasonality"].update(applies_to=["sails"]), "seasonality.applies_to", "did you mean 'sales'"),
+    (lambda s: s["seasonality"].update(sensitivity={"retial": 1}), "seasonality.sensitivity.retial", "unknown segment"),
+    (lambda s: s["seasonality"].update(month_of_year=[0.0] + [1.0] * 11), "seasonality.month_of_year", "above 0"),
+])
+def test_validation(edit, path, fragment):
+    spec = copy.deepcopy(SPEC)
+    edit(spec)
+    with pytest.raises(SpecError) as err:
+        dbt_plotsim.load_spec(spec)
+    assert any(p.path == path and fragment in p.message for p in err.value.problems), err.value.problems
