@@ -37,6 +37,35 @@ def small_dict() -> dict:
     }
 
 
+def tiny_dict() -> dict:
+    """Tiny: 2 segments x 20 entities, 12 monthly periods, 3 metrics, one correlation, one lag."""
+    return {
+        "unit": "account",
+        "window": {"start": "2024-01", "end": "2024-12-31", "grain": "month"},
+        "seed": 7,
+        "metrics": [
+            {"name": "engagement", "type": "score"},
+            {"name": "mrr", "type": "amount", "distribution": "lognormal", "range": [50, 50000]},
+            {"name": "support_tickets", "type": "count", "distribution": "poisson", "polarity": "negative"},
+        ],
+        "segments": [
+            {"name": "growers", "count": 20, "archetype": "growth"},
+            {"name": "churners", "count": 20, "archetype": "churn"},
+        ],
+        "correlations": [{"between": ["engagement", "mrr"], "r": 0.5}],
+        "lags": [{"metric": "support_tickets", "follows": "engagement", "periods": 2}],
+    }
+
+
+def assert_problem(spec: dict, path: str, fragment: str) -> None:
+    """Loading `spec` fails with a problem at exactly `path` whose message contains `fragment`."""
+    from dbt_plotsim import SpecError, load_spec
+
+    with pytest.raises(SpecError) as err:
+        load_spec(spec)
+    assert any(p.path == path and fragment in p.message for p in err.value.problems), err.value.problems
+
+
 @pytest.fixture
 def example() -> dict:
     return example_dict()

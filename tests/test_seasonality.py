@@ -5,7 +5,8 @@ import duckdb
 import pytest
 
 import dbt_plotsim
-from dbt_plotsim.errors import SpecError
+
+from .conftest import assert_problem
 
 SPEC = {
     "unit": "store",
@@ -68,6 +69,4 @@ def test_metrics_not_listed_are_untouched():
 def test_validation(edit, path, fragment):
     spec = copy.deepcopy(SPEC)
     edit(spec)
-    with pytest.raises(SpecError) as err:
-        dbt_plotsim.load_spec(spec)
-    assert any(p.path == path and fragment in p.message for p in err.value.problems), err.value.problems
+    assert_problem(spec, path, fragment)

@@ -9,23 +9,9 @@ import dbt_plotsim
 from dbt_plotsim import SpecError, load_spec
 from dbt_plotsim.errors import Problem
 
-# A tiny valid spec: 2 segments x 20 entities, 12 monthly periods, 3 metrics, one correlation, one lag.
-BASE: dict = {
-    "unit": "account",
-    "window": {"start": "2024-01", "end": "2024-12-31", "grain": "month"},
-    "seed": 7,
-    "metrics": [
-        {"name": "engagement", "type": "score"},
-        {"name": "mrr", "type": "amount", "distribution": "lognormal", "range": [50, 50000]},
-        {"name": "support_tickets", "type": "count", "distribution": "poisson", "polarity": "negative"},
-    ],
-    "segments": [
-        {"name": "growers", "count": 20, "archetype": "growth"},
-        {"name": "churners", "count": 20, "archetype": "churn"},
-    ],
-    "correlations": [{"between": ["engagement", "mrr"], "r": 0.5}],
-    "lags": [{"metric": "support_tickets", "follows": "engagement", "periods": 2}],
-}
+from .conftest import tiny_dict
+
+BASE: dict = tiny_dict()
 
 
 @pytest.fixture

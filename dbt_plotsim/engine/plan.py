@@ -21,7 +21,6 @@ from .marginals import Marginal, resolve
 from .arrivals import draw_arrivals
 from .positions import PositionScale, Timeline, active_mask, block_positions, fit_scale, sample_sizes
 from .rng import ENTITY_BLOCK
-from .trajectory import EDGE
 
 MEMORY_BUDGET = 2 * 1024**3  # bytes one chunk of generation may use
 DEFAULT_CHUNK_BLOCKS = 16  # entity blocks per chunk (16 x 1024 entities)

@@ -127,9 +127,9 @@ def _check_tables(spec: Spec, metric_names: list[str]) -> list[Problem]:
                 ))
     for metric in metric_names:
         if placed[metric] == 0:
-            problems.append(Problem(f"tables.facts", f"metric '{metric}' is in no fact table; add it to one"))
+            problems.append(Problem("tables.facts", f"metric '{metric}' is in no fact table; add it to one"))
         elif placed[metric] > 1:
-            problems.append(Problem(f"tables.facts", f"metric '{metric}' is in {placed[metric]} fact tables; place it once"))
+            problems.append(Problem("tables.facts", f"metric '{metric}' is in {placed[metric]} fact tables; place it once"))
     return problems
 
 
