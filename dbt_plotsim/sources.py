@@ -8,6 +8,7 @@
               template: saas        # or `file: specs/saas.yml`, or the spec keys inline
               seed: 7               # any spec key overrides the template's (mappings merge, lists replace)
               output: duckdb        # or parquet, with `path:` (relative to the dbt project)
+              scale: 0.1            # multiply every segment count (a quick dev sample of a big spec)
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from . import templates
 from .errors import Problem, SpecError
 from .spec import Spec, load_spec, read_yaml
 
-OUTPUT_KEYS = ("template", "file", "output", "path")
+OUTPUT_KEYS = ("template", "file", "output", "path", "scale")
 OUTPUTS = ("duckdb", "parquet")
 
 
@@ -84,9 +85,12 @@ def _resolve(name: str, schema: str, block: Any, project_dir: Path) -> Synthetic
     path = block.get("path")
     if output == "parquet" and not path:
         problems.append(Problem("path", "output parquet needs `path`, the directory for the files"))
+    scale = block.get("scale", 1.0)
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)):
+        problems.append(Problem("scale", f"{scale!r} must be a number (1 = the counts as declared)"))
     if problems:
         raise SpecError(problems)
-    spec = load_spec(merge(base, {k: v for k, v in block.items() if k not in OUTPUT_KEYS}))
+    spec = load_spec(merge(base, {k: v for k, v in block.items() if k not in OUTPUT_KEYS}), scale=float(scale))
     return SyntheticSource(name, schema, spec, output, (project_dir / path) if path else None)
 
 

@@ -24,6 +24,13 @@ def test_template_with_overrides():
     assert str(spec.window.end) == "2023-06-30" and str(spec.window.start) == "2023-01-01"  # mappings merge
 
 
+def test_scale_in_block():
+    spec = resolve("saas", "raw", {"template": "saas", "scale": 0.1}).spec
+    assert spec.entity_count == 200
+    with pytest.raises(SpecError, match="scale"):
+        resolve("saas", "raw", {"template": "saas", "scale": "big"})
+
+
 def test_merge_replaces_lists_and_merges_mappings():
     assert merge({"a": {"x": 1, "y": 2}, "l": [1, 2]}, {"a": {"y": 3}, "l": [9]}) == {"a": {"x": 1, "y": 3}, "l": [9]}
 
