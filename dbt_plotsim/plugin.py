@@ -29,7 +29,7 @@ def handle(request_json: str, conn) -> str:
 
     try:
         request = json.loads(request_json)
-        source = resolve(request["source"], request["schema"], request["block"], request.get("project_dir") or ".")
+        source = resolve(request["source"], request["schema"], request["block"], project_dir(request.get("project_dir")))
         outcome = materialize(source, conn, force=bool(request.get("force")))
         return json.dumps({"status": outcome.status, **outcome.as_dict()})
     except SpecError as exc:
@@ -38,6 +38,19 @@ def handle(request_json: str, conn) -> str:
         return json.dumps({"status": "error", "problems": [str(exc)]})
     except Exception:  # a bug: keep the traceback, it is what a bug report needs
         return json.dumps({"status": "bug", "problems": [traceback.format_exc()]})
+
+
+def project_dir(requested: str | None) -> str:
+    """Where `file:` and `path:` are relative to: the dbt project being run (whatever the working directory)."""
+    if requested and requested != ".":
+        return requested
+    try:
+        from dbt.flags import get_flags
+
+        found = getattr(get_flags(), "PROJECT_DIR", None)
+    except Exception:  # outside a dbt invocation
+        found = None
+    return str(found) if found else "."
 
 
 class Plugin(BasePlugin):

@@ -12,7 +12,3 @@
       ~ "      plugins:\n        - module: dbt_plotsim.plugin\n          alias: plotsim\n") %}
   {% endif %}
 {% endmacro %}
-
-{% macro _project_dir() %}
-  {{ return(flags.PROJECT_DIR if flags.PROJECT_DIR else '.') }}
-{% endmacro %}

@@ -26,8 +26,7 @@
     {% set label = loop.index ~ " of " ~ total %}
     {{ log(label ~ " START synthetic source " ~ source.name ~ " into " ~ source.schema, info=true) }}
     {% set request = tojson({
-      "source": source.name, "schema": source.schema, "block": source.block,
-      "project_dir": dbt_plotsim._project_dir(), "force": force
+      "source": source.name, "schema": source.schema, "block": source.block, "force": force
     }) %}
     {% set answer = run_query("select plotsim_generate('" ~ adapter.escape_sql_string(request) ~ "')") %}
     {% set outcome = fromjson(answer.columns[0].values()[0]) %}

@@ -1,0 +1,193 @@
+"""The integration dbt project (integration_tests/), run in this process against a fresh DuckDB file.
+
+One module setup: `dbt deps` + `run-operation generate_synthetic --args {force: true}` + one
+`dbt build --exclude tag:expected_failure`; the other checks reuse that warehouse. A hook build on a second
+file and a one-source project in tmp (bad spec, no plugin) re-parse; about 75 s of CPU in all.
+"""
+from __future__ import annotations
+
+import duckdb
+import pytest
+import yaml
+
+from .conftest import ROOT, failures, set_env
+
+PROJECT = ROOT / "integration_tests"
+SOURCES = {"inline", "saas", "clinics", "stores", "app_daily"}
+GENERIC_TESTS = ("date_spine", "correlation_within", "lag_coherence", "complete_panel")
+
+# Every test tagged expected_failure, and what its failing row says.
+EXPECTED_FAILURES = {
+    "expected_failure_orphan_company": "999999",
+    "expected_failure_incomplete_panel": "missing periods",
+    "expected_failure_spine_gap": "gap after 2024-05-01: next start is 2024-07-01, expected 2024-06-01",
+    "expected_failure_spine_duplicate": "duplicate: 2 rows start on",
+    "expected_failure_wrong_lag": "peaks at best_lag, not at the declared lag",
+    "expected_failure_wrong_r": "differs from the declared r by more than the tolerance",
+    "expected_failure_no_declared_r": "has no correlation between nps and mrr",
+    "expected_failure_no_declared_lag": "has no lag chain from nps back to engagement",
+}
+
+
+class Log:
+    """dbt's log lines of the invocations made while it is attached to the runner."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def __call__(self, event) -> None:
+        self.lines.append(event.info.msg)
+
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+@pytest.fixture(scope="module")
+def log(dbt):
+    recorder = Log()
+    dbt.runner.callbacks.append(recorder)
+    yield recorder
+    dbt.runner.callbacks.remove(recorder)
+
+
+@pytest.fixture(scope="module")
+def it(dbt, warehouse, log, tmp_path_factory):
+    """The integration project generated and built once into warehouse/integration.duckdb."""
+    db = warehouse / "integration.duckdb"
+    set_env("PLOTSIM_IT_DB", str(db))
+    target = tmp_path_factory.mktemp("it_target")  # keep integration_tests/target for manual runs
+    flags = ("--target-path", str(target), "--log-path", str(target))
+
+    def run(*args: str, vars: dict | None = None):
+        log.lines.clear()
+        return dbt(PROJECT, *args, *flags, vars=vars)
+
+    deps = dbt(PROJECT, "deps")
+    assert deps.success, deps.exception
+    generated = run("run-operation", "generate_synthetic", "--args", "{force: true}")
+    assert generated.success, generated.exception or log.text()
+    assert log.text().count("OK synthetic source") == len(SOURCES), log.text()
+    build = run("build", "--exclude", "tag:expected_failure")
+    return {"db": db, "run": run, "build": build}
+
+
+def query(db, sql: str) -> list[tuple]:
+    with duckdb.connect(str(db)) as conn:  # not read_only: dbt-duckdb keeps the file open in this process
+        return conn.execute(sql).fetchall()
+
+
+def generated_at(db) -> dict[str, object]:
+    out = {}
+    for source in SOURCES:
+        out.update(dict(query(db, f"select source_name, generated_at from it_{source}._plotsim_state")))
+    return out
+
+
+def test_build_passes_every_test(it):
+    build = it["build"]
+    assert build.success, failures(build) or build.exception
+    results = build.result.results
+    bad = [(r.node.name, str(r.status)) for r in results if str(r.status) not in ("success", "pass")]
+    assert bad == []
+    tests = [r.node for r in results if r.node.resource_type == "test"]
+    assert len(tests) >= 90
+    assert not any("expected_failure" in t.tags for t in tests)
+    models = {r.node.name for r in results if r.node.resource_type == "model"}
+    assert {"stg_inline__company_months", "agg_saas__segment_months", "fx_inline__fct_mrr_with_orphan"} <= models
+    # each package test ran on sources and on models
+    for generic in GENERIC_TESTS:
+        on = {t.name.startswith(f"dbt_plotsim_source_{generic}") for t in tests if t.test_metadata.name == generic}
+        assert on == {True, False}, generic
+
+
+def test_expected_failures_all_fail(it):
+    result = it["run"]("test", "--select", "tag:expected_failure")
+    assert not result.success
+    results = [r for r in result.result.results if r.node.resource_type == "test"]
+    assert {r.node.name for r in results} == set(EXPECTED_FAILURES)
+    assert sorted(failures(result)) == sorted(EXPECTED_FAILURES)
+    assert {str(r.status) for r in results} == {"fail"}  # failing rows, not errors
+    for r in results:  # and they fail for the reason the fixture was built for
+        rows = query(it["db"], r.node.compiled_code)
+        assert EXPECTED_FAILURES[r.node.name] in str(rows), (r.node.name, rows)
+
+
+def test_generation_is_skipped_when_nothing_changed(it, log):
+    before = generated_at(it["db"])
+    assert set(before) == SOURCES
+    again = it["run"]("run-operation", "generate_synthetic")
+    assert again.success, again.exception or log.text()
+    assert log.text().count("SKIP synthetic source") == len(SOURCES), log.text()
+    assert generated_at(it["db"]) == before
+
+
+def test_file_and_path_resolve_against_project_dir(it, log, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # anywhere but the project
+    result = it["run"]("run-operation", "generate_synthetic", "--args", "{select: clinics, force: true}")
+    assert result.success, log.text()  # clinics reads file: specs/clinics.yml
+
+
+def test_hook_generates_then_builds(it, warehouse, log):
+    """`dbt build --vars '{plotsim_generate: true}'` on an empty database: the on-run-start hook generates."""
+    fresh = warehouse / "hook.duckdb"
+    set_env("PLOTSIM_IT_DB", str(fresh))
+    try:
+        build = it["run"]("build", "--select", "source:saas+", "--exclude", "tag:expected_failure",
+                          vars={"plotsim_generate": True})
+        assert build.success, failures(build) or build.exception or log.text()
+        assert log.text().count("OK synthetic source") == len(SOURCES), log.text()
+        assert set(generated_at(fresh)) == SOURCES
+        nodes = [r.node for r in build.result.results]
+        assert any(n.name == "agg_saas__segment_months" for n in nodes)
+        assert sum(n.resource_type == "test" for n in nodes) >= 15
+    finally:
+        set_env("PLOTSIM_IT_DB", str(it["db"]))
+
+
+@pytest.fixture(scope="module")
+def small_project(dbt, tmp_path_factory):
+    """A one-source project with integration_tests' profile (dev and no_plugin targets) on its own DuckDB
+    file; its synthetic spec has a range with min > max."""
+    project = tmp_path_factory.mktemp("bad_spec")
+    db = project / "bad.duckdb"
+    (project / "models").mkdir()
+    (project / "dbt_project.yml").write_text(
+        "name: plotsim_bad_spec\nversion: '1.0.0'\nconfig-version: 2\nprofile: plotsim_integration_tests\n")
+    (project / "packages.yml").write_text(yaml.safe_dump({"packages": [{"local": str(ROOT)}]}))
+    profile = (PROJECT / "profiles.yml").read_text()
+    expression = "{{ env_var('PLOTSIM_IT_DB', 'target/integration.duckdb') }}"
+    assert expression in profile
+    (project / "profiles.yml").write_text(profile.replace(expression, str(db)))
+    (project / "models" / "sources.yml").write_text(yaml.safe_dump({"version": 2, "sources": [{
+        "name": "bad",
+        "config": {"meta": {"synthetic": {
+            "unit": "company",
+            "window": {"start": "2024-01-01", "end": "2024-12-31"},
+            "metrics": [{"name": "mrr", "type": "amount", "range": [500, 50]}],
+            "segments": [{"name": "all", "count": 10, "archetype": "flat"}],
+        }}},
+        "tables": [{"name": "fct_mrr"}],
+    }]}))
+    deps = dbt(project, "deps")
+    assert deps.success, deps.exception
+    return {"dir": project, "db": db}
+
+
+def test_bad_spec_names_its_yaml_path_and_writes_nothing(dbt, log, small_project):
+    log.lines.clear()
+    result = dbt(small_project["dir"], "run-operation", "generate_synthetic")
+    assert not result.success
+    message = f"{result.exception or ''}\n{log.text()}"
+    assert "sources.bad.config.meta.synthetic.metrics.mrr.range" in message, message
+    assert "nothing was changed" in message
+    assert query(small_project["db"], "select table_schema, table_name from information_schema.tables") == []
+
+
+def test_profile_without_plugin_says_what_to_add(dbt, log, small_project):
+    """The no_plugin target of integration_tests/profiles.yml (copied verbatim but for the path)."""
+    log.lines.clear()
+    result = dbt(small_project["dir"], "run-operation", "generate_synthetic", "--target", "no_plugin")
+    assert not result.success
+    message = f"{result.exception or ''}\n{log.text()}"
+    assert "dbt_plotsim.plugin" in message and "profiles.yml" in message, message
+    assert "target 'no_plugin'" in message
