@@ -12,13 +12,26 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from . import __version__
+from . import __version__ as package_version
 from .api import spec_hash, stream
 from .sources import SyntheticSource
 from .writers.duckdb import quote, write_duckdb
 from .writers.parquet import write_parquet
 
 STATE_TABLE = "_plotsim_state"
+
+
+def _faker_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("Faker")
+    except PackageNotFoundError:
+        return "none"
+
+
+# Output depends on the package and on Faker's data (names, cities): a change of either regenerates.
+__version__ = f"{package_version} (Faker {_faker_version()})"
 RELATIONS_TABLE = "_plotsim_relations"
 
 

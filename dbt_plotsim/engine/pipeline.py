@@ -41,6 +41,8 @@ class Generation:
         counts[f"dim_{plan.spec.unit}"] = entities
         for event in plan.spec.events:
             counts[f"evt_{event.name}"] = int(entities * periods * event.rate.mean) if event.rate else entities
+        for table in plan.spec.reference:
+            counts[f"dim_{table.name}"] = len(table.rows)
         return counts
 
     def _units(self) -> list[tuple]:

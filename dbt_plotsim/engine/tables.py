@@ -97,6 +97,8 @@ def schemas(plan: Plan) -> dict[str, pa.Schema]:
         unit_fields.extend(component.unit_fields(plan))
     out[unit_table(plan)] = pa.schema(unit_fields, metadata={
         "description": f"One row per {spec.unit}" + (f" ({spec.about})" if spec.about else "") + "."})
+    for component in components(plan):  # reference lookups and other dimensions before the facts
+        out.update(component.schemas(plan))
     for fact in plan.facts:
         fields = [
             _field(key, pa.int64(), f"Foreign key to {unit_table(plan)}.", nullable=False),
@@ -108,8 +110,6 @@ def schemas(plan: Plan) -> dict[str, pa.Schema]:
         names = ", ".join(plan.metric_names[m] for m in fact.metrics)
         description = fact.description or f"One row per {spec.unit} and {grain}: {names}."
         out[fact.name] = pa.schema(fields, metadata={"description": description})
-    for component in components(plan):
-        out.update(component.schemas(plan))
     for event in spec.events:
         out[f"evt_{event.name}"] = pa.schema([
             _field(f"{event.name}_id", pa.int64(), "Primary key of the event.", nullable=False),
