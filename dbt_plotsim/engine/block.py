@@ -14,6 +14,7 @@ from scipy.special import ndtri
 from .plan import Plan, SegmentPlan
 from .arrivals import draw_arrivals
 from .events import EventRows, condition_values, fire_rows, first_sustained, rate_rows
+from .fanout import rate_for
 from .positions import active_mask, block_positions
 from .seasonality import seasonal_factor
 from .rng import ENTITY_BLOCK, stream
@@ -139,16 +140,12 @@ def _events(plan: Plan, seg: SegmentPlan, block: int, ids, window, values, activ
     for event in spec.events:
         if event.rate is None:
             continue
-        follows = event.rate.follows
-        series = window if follows == "trajectory" else values[follows]
-        scale = plan.scale.knots.mean() if follows == "trajectory" else plan.marginals[plan.metric_names.index(follows)].mean
-        rate = event.rate.mean * np.maximum(series, 0.0) / max(scale, 1e-12)
+        series = window if event.rate.follows == "trajectory" else values[event.rate.follows]
+        rate = rate_for(plan, event.rate, series)
         season = seasonal_factor(plan, seg.name, event.name)
         if season is not None:
             rate = rate * season[None, :]
-        padded = np.zeros((ENTITY_BLOCK, plan.periods))
-        padded[: len(ids)] = rate
-        rng = stream(spec.seed, "event", event.name, seg.name, block)
-        out[event.name] = rate_rows(ids, padded, np.pad(active, ((0, ENTITY_BLOCK - len(ids)), (0, 0))),
-                                    plan.period_days, rng)
+        out[event.name] = rate_rows(ids, rate, active, plan.period_days,
+                                    stream(spec.seed, "event", event.name, seg.name, block),
+                                    stream(spec.seed, "event-time", event.name, seg.name, block))
     return out

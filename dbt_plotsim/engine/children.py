@@ -22,7 +22,7 @@ import pyarrow as pa
 from .block import BlockValues
 from .calendar import date_keys
 from .components import Component
-from .transactions import block_stream, cell_rates, field, moments, next_ids, timed_cells, uses_lifetime
+from .fanout import block_stream, cell_rates, field, moments, next_ids, timed_cells, uses_lifetime
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .rng import ENTITY_BLOCK, stream
-
-SECONDS_PER_DAY = 86_400
+from .fanout import SECONDS_PER_DAY, timed_cells
+from .rng import ENTITY_BLOCK
 
 
 def first_sustained(condition: np.ndarray, periods: int) -> np.ndarray:
@@ -42,14 +41,15 @@ def fire_rows(ids: np.ndarray, fired: np.ndarray, lengths_days: np.ndarray, rng:
     return EventRows(ids[who], period, (offsets * lengths_days[period] * SECONDS_PER_DAY).astype(np.int64))
 
 
-def rate_rows(ids: np.ndarray, rate: np.ndarray, active: np.ndarray, lengths_days: np.ndarray,
-              rng: np.random.Generator) -> EventRows:
-    """Poisson counts per active cell, each event at a uniform moment of its period, in time order."""
+def rate_rows(ids: np.ndarray, rate: np.ndarray, active: np.ndarray, period_days: np.ndarray,
+              count_rng: np.random.Generator, time_rng: np.random.Generator) -> EventRows:
+    """Poisson counts per active cell (drawn for the whole block: an entity's count never depends on the
+    entities after it), each event at a uniform moment of its period, in time order."""
     periods = rate.shape[1]
-    counts = rng.poisson(np.where(active, rate, 0.0))[: len(ids)]  # drawn for the whole block: stable prefix
-    flat = counts.ravel()
-    cell = np.repeat(np.arange(flat.size), flat)
+    padded = np.zeros((ENTITY_BLOCK, periods))
+    padded[: len(ids)] = np.where(active, rate, 0.0)
+    counts = count_rng.poisson(padded)[: len(ids)]
+    cell_period = np.tile(np.arange(periods), len(ids))
+    cell, seconds = timed_cells(counts.ravel(), cell_period, period_days, time_rng)
     entity_index, period = np.divmod(cell, periods)
-    seconds = (rng.random(cell.size) * lengths_days[period] * SECONDS_PER_DAY).astype(np.int64)
-    order = np.lexsort((seconds, period, entity_index))
-    return EventRows(ids[entity_index[order]], period[order], seconds[order])
+    return EventRows(ids[entity_index], period, seconds)

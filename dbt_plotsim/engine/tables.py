@@ -7,6 +7,7 @@ import pyarrow as pa
 from .block import BlockValues
 from .calendar import date_keys, period_ends
 from .components import components
+from .fanout import moments, next_ids
 from .plan import Plan
 
 MONTH_NAMES = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
@@ -254,14 +255,11 @@ def chunk_tables(plan: Plan, schemas: dict[str, pa.Schema], blocks: list[BlockVa
         entity = np.concatenate([r.entity for r in rows])
         period = np.concatenate([r.period for r in rows]).astype(np.int64)
         seconds = np.concatenate([r.seconds for r in rows])
-        first = counters.get(name, 0)
-        counters[name] = first + len(entity)
-        moments = plan.starts[period].astype("datetime64[s]") + seconds.astype("timedelta64[s]")
         out[name] = pa.Table.from_pydict({
-            f"{event.name}_id": np.arange(first + 1, first + len(entity) + 1, dtype=np.int64),
+            f"{event.name}_id": next_ids(counters, name, len(entity)),
             key: entity,
             "date_key": keys_by_period[period],
-            "occurred_at": moments,
+            "occurred_at": moments(plan, period, seconds),
         }, schema=schemas[name])
     return out
 

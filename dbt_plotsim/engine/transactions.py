@@ -17,103 +17,15 @@ from functools import lru_cache
 
 import numpy as np
 import pyarrow as pa
-from scipy.special import ndtri
 
 from .block import BlockValues
 from .calendar import date_keys
 from .components import Component
-from .events import SECONDS_PER_DAY
+from .fanout import (
+    MONEY, block_stream, cell_rates, field, followed_score, moments, money, next_ids, timed_cells, uses_lifetime,
+)
 from .marginals import Marginal, resolve
-from .rng import ENTITY_BLOCK, stream
 
-MONEY = pa.decimal128(18, 2)
-
-
-# ------------------------------------------------------------------ helpers shared with sub-entity events
-
-def followed(plan, block: BlockValues, name: str) -> tuple[np.ndarray, float]:
-    """The (n, P) series a rate follows and its pooled mean (as for the spec's rate events)."""
-    if name == "trajectory":
-        return block.positions, float(plan.scale.knots.mean())
-    m = plan.metric_names.index(name)
-    return block.values[m], plan.marginals[m].mean
-
-
-def cell_rates(plan, block: BlockValues, rate) -> np.ndarray:
-    """(n, P) expected rows per cell: `rate.mean` scaled by the followed series over its pooled mean."""
-    series, scale = followed(plan, block, rate.follows)
-    return rate.mean * np.maximum(series, 0.0) / max(scale, 1e-12)
-
-
-def followed_score(plan, block: BlockValues, name: str) -> np.ndarray:
-    """(n, P) standard-normal score of the followed series: the pooled quantile of each cell's value."""
-    if name == "trajectory":
-        return plan.scale.score(block.positions)
-    m = plan.metric_names.index(name)
-    return value_score(plan.marginals[m], block.values[m])
-
-
-def value_score(marginal: Marginal, x: np.ndarray) -> np.ndarray:
-    """Phi^-1 of the truncated CDF at x (mid-probability for whole numbers), clipped away from 0 and 1."""
-    dist = marginal.dist
-    if marginal.family == "poisson":
-        u = 0.5 * (dist.cdf(x - 1) + dist.cdf(x))
-    elif marginal.integer:
-        u = 0.5 * (dist.cdf(x - 0.5) + dist.cdf(x + 0.5))
-    else:
-        u = dist.cdf(x)
-    lo, hi = marginal.u_bounds
-    return ndtri(np.clip((u - lo) / max(hi - lo, 1e-300), 1e-9, 1 - 1e-9))
-
-
-def timed_cells(counts: np.ndarray, periods: np.ndarray, period_days: np.ndarray,
-                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Rows from per-cell counts: (cell index, seconds after the period start), by cell then time.
-    `periods` is each cell's period."""
-    cell = np.repeat(np.arange(counts.size), counts)
-    seconds = (rng.random(cell.size) * period_days[periods[cell]] * SECONDS_PER_DAY).astype(np.int64)
-    # one int64 key per row; cells are already in order, so a stable sort (timsort on sorted runs) is
-    # ~10x faster than lexsort
-    span = int(period_days.max()) * SECONDS_PER_DAY
-    key = np.sort(cell * span + seconds, kind="stable")
-    return np.divmod(key, span)
-
-
-def block_stream(plan, block: BlockValues, *names: str) -> np.random.Generator:
-    """stream(seed, *names, segment, block index): one named stream per purpose and entity block."""
-    index = int(block.ids[0] - block.segment.first_id) // ENTITY_BLOCK
-    return stream(plan.spec.seed, *names, block.segment.name, index)
-
-
-def moments(plan, period: np.ndarray, seconds: np.ndarray) -> np.ndarray:
-    return plan.starts[period].astype("datetime64[s]") + seconds.astype("timedelta64[s]")
-
-
-def field(name: str, kind: pa.DataType, description: str, nullable: bool = False) -> pa.Field:
-    return pa.field(name, kind, nullable=nullable, metadata={"description": description})
-
-
-def next_ids(counters: dict[str, int], table: str, count: int) -> np.ndarray:
-    first = counters.get(table, 0)
-    counters[table] = first + count
-    return np.arange(first + 1, first + count + 1, dtype=np.int64)
-
-
-def money(cents: np.ndarray) -> pa.Array:
-    """Exact decimal(18, 2) from whole cents."""
-    return pa.array(cents.astype(np.int64)).cast(pa.decimal128(19, 0)).cast(pa.decimal128(18, 0)).view(MONEY)
-
-
-def uses_lifetime(plan) -> dict[str, str]:
-    """within_lifetime arguments for the parent's bounds, or {} when every entity lives the whole window."""
-    from .tables import uses_arrivals
-
-    out = {}
-    if uses_arrivals(plan):
-        out["first_column"] = "first_date_key"
-    if plan.spec.terminal_event is not None:
-        out["ended_column"] = "ended_date_key"
-    return out
 
 
 # ------------------------------------------------------------------ transactions
