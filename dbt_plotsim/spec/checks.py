@@ -173,7 +173,8 @@ def _check_lifecycle(spec: Spec, metric_names: list[str]) -> list[Problem]:
     return problems
 
 
-def _check_condition(spec: Spec, path: str, when, followable: list[str]) -> list[Problem]:
+def _check_condition(spec: Spec, path: str, when, followable: list[str],
+                     consequence: str = "the event would never or always fire") -> list[Problem]:
     if when.metric not in followable:
         return [Problem(f"{path}.metric", f"unknown metric '{when.metric}'; {suggest(when.metric, followable)}")]
     if (when.below is None) == (when.above is None):
@@ -183,7 +184,7 @@ def _check_condition(spec: Spec, path: str, when, followable: list[str]) -> list
     low, high = _value_bounds(spec, when.metric)
     if low is not None and not (low < level < high):
         return [Problem(f"{path}.{key}", f"{level} lies outside the values {when.metric} can take, [{low:g}, {high:g}]; "
-                        "the event would never or always fire")]
+                        + consequence)]
     return []
 
 

@@ -144,19 +144,9 @@ def _check_initial(path: str, initial: Initial, values: list[str], followable: l
 
 def check_condition(spec, path: str, when: Condition, followable: list[str], suggest) -> list[Problem]:
     """A known metric, one of below/above, and a level strictly inside the values the metric can take."""
-    from .checks import _value_bounds
+    from .checks import _check_condition
 
-    if when.metric not in followable:
-        return [Problem(f"{path}.metric", f"unknown metric '{when.metric}'; {suggest(when.metric, followable)}")]
-    if (when.below is None) == (when.above is None):
-        return [Problem(path, "give `below` or `above`, one of them")]
-    level = when.below if when.below is not None else when.above
-    key = "below" if when.below is not None else "above"
-    low, high = _value_bounds(spec, when.metric)
-    if low is not None and not (low < level < high):
-        return [Problem(f"{path}.{key}", f"{level} lies outside the values {when.metric} can take, [{low:g}, {high:g}]; "
-                        "the condition would never or always hold")]
-    return []
+    return _check_condition(spec, path, when, followable, "the condition would never or always hold")
 
 
 def _check_stages(spec, stages: Stages, followable, events, facts, suggest) -> list[Problem]:
