@@ -141,10 +141,7 @@ def _events(plan: Plan, seg: SegmentPlan, block: int, ids, window, values, activ
         if event.rate is None:
             continue
         series = window if event.rate.follows == "trajectory" else values[event.rate.follows]
-        rate = rate_for(plan, event.rate, series)
-        season = seasonal_factor(plan, seg.name, event.name)
-        if season is not None:
-            rate = rate * season[None, :]
+        rate = rate_for(plan, event.rate, series, seg.name, event.name)
         out[event.name] = rate_rows(ids, rate, active, plan.period_days,
                                     stream(spec.seed, "event", event.name, seg.name, block),
                                     stream(spec.seed, "event-time", event.name, seg.name, block))

@@ -96,7 +96,7 @@ def child_events(plan, child, event, block: BlockValues, rows: ChildRows) -> tup
     span = rows.last - rows.created + 1
     owner = np.repeat(np.arange(span.size), span)
     period = rows.created[owner] + np.arange(owner.size) - np.repeat(np.cumsum(span) - span, span)
-    rate = cell_rates(plan, block, event.rate)[rows.parent[owner], period]
+    rate = cell_rates(plan, block, event.rate, f"{child.name}_{event.name}")[rows.parent[owner], period]
     counts = block_stream(plan, block, "children", child.name, event.name, "count").poisson(rate)
     rng = block_stream(plan, block, "children", child.name, event.name, "time")
     cell, seconds = timed_cells(counts, period, plan.period_days, rng)

@@ -8,6 +8,7 @@ from scipy.special import ndtri
 
 from .marginals import Marginal
 from .rng import ENTITY_BLOCK, stream
+from .seasonality import seasonal_factor
 
 SECONDS_PER_DAY = 86_400
 MONEY = pa.decimal128(18, 2)
@@ -20,14 +21,17 @@ def pooled_mean(plan, name: str) -> float:
     return plan.marginals[plan.metric_names.index(name)].mean
 
 
-def rate_for(plan, rate, series: np.ndarray) -> np.ndarray:
-    """(n, P) expected rows per cell: `rate.mean` scaled by the followed series over its pooled mean."""
-    return rate.mean * np.maximum(series, 0.0) / max(pooled_mean(plan, rate.follows), 1e-12)
+def rate_for(plan, rate, series: np.ndarray, segment: str, target: str) -> np.ndarray:
+    """(n, P) expected rows per cell: `rate.mean` scaled by the followed series over its pooled mean, times
+    the seasonal multipliers of `target` (an event, child event or transaction) in `segment`."""
+    out = rate.mean * np.maximum(series, 0.0) / max(pooled_mean(plan, rate.follows), 1e-12)
+    season = seasonal_factor(plan, segment, target)
+    return out if season is None else out * season[None, :]
 
 
-def cell_rates(plan, block, rate) -> np.ndarray:
+def cell_rates(plan, block, rate, target: str) -> np.ndarray:
     series = block.positions if rate.follows == "trajectory" else block.values[plan.metric_names.index(rate.follows)]
-    return rate_for(plan, rate, series)
+    return rate_for(plan, rate, series, block.segment.name, target)
 
 
 def followed_score(plan, block, name: str) -> np.ndarray:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..spec.seasonality import rate_targets
+
 
 def base_multipliers(season, starts: np.ndarray) -> np.ndarray:
     """Multiplier of each period from its start's month (and weekday, for day grain)."""
@@ -21,7 +23,7 @@ def seasonal_factor(plan, segment: str, target: str) -> np.ndarray | None:
     season = plan.spec.seasonality
     if season is None:
         return None
-    applies = season.applies_to if season.applies_to is not None else tuple(e.name for e in plan.spec.events)
+    applies = season.applies_to if season.applies_to is not None else rate_targets(plan.spec)
     if target not in applies:
         return None
     sensitivity = season.sensitivity.get(segment, 1.0)

@@ -61,7 +61,7 @@ def block_transactions(plan, tx, block: BlockValues) -> TransactionRows:
         return block_stream(plan, block, "transactions", tx.name, purpose)
 
     periods = plan.periods
-    rate = np.where(block.active, cell_rates(plan, block, tx.per_period), 0.0)
+    rate = np.where(block.active, cell_rates(plan, block, tx.per_period, tx.name), 0.0)
     counts = rng("count").poisson(rate).ravel()
     cell, seconds = timed_cells(counts, np.arange(counts.size) % periods, plan.period_days, rng("time"))
     entity, period = np.divmod(cell, periods)

@@ -9,8 +9,16 @@ from .base import Identifier, StrictModel
 class Seasonality(StrictModel):
     month_of_year: tuple[float, ...] | None = Field(None, description="12 multipliers, January first")
     day_of_week: tuple[float, ...] | None = Field(None, description="7 multipliers, Monday first (day grain)")
-    applies_to: tuple[Identifier, ...] | None = Field(None, description="metrics and events; default: every event")
+    applies_to: tuple[Identifier, ...] | None = Field(
+        None, description="metrics, events, sub-entity events (<child>_<event>) and transactions; default: every "
+                          "event, sub-entity event and transaction")
     sensitivity: dict[Identifier, float] = Field(default_factory=dict, description="per segment; default 1")
+
+
+def rate_targets(spec) -> list[str]:
+    """What seasonality scales by default: every event, sub-entity event (<child>_<event>) and transaction."""
+    children = [f"{c.name}_{e.name}" for c in getattr(spec, "children", ()) or () for e in c.events]
+    return [e.name for e in spec.events] + children + [t.name for t in getattr(spec, "transactions", ()) or ()]
 
 
 def check_seasonality(spec) -> list:
@@ -34,10 +42,12 @@ def check_seasonality(spec) -> list:
     if season.day_of_week is not None and spec.window is not None and spec.window.grain != "day":
         problems.append(Problem("seasonality.day_of_week", f"needs window.grain day, not {spec.window.grain}"))
     metrics = {m.name: m for m in spec.metrics}
-    targets = sorted(metrics) + sorted(e.name for e in spec.events)
+    targets = sorted(metrics) + sorted(rate_targets(spec))
     for name in season.applies_to or ():
         if name not in targets:
-            problems.append(Problem("seasonality.applies_to", f"unknown metric or event '{name}'; {suggest(name, targets)}"))
+            problems.append(Problem("seasonality.applies_to", (
+                f"unknown metric, event, sub-entity event (<child>_<event>) or transaction '{name}'; "
+                f"{suggest(name, targets)}")))
         elif name in metrics and metrics[name].type == "score":
             problems.append(Problem("seasonality.applies_to", f"'{name}' is a score (bounded 0-1); seasonality "
                                     "scales amounts, counts, measures and event rates"))
