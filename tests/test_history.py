@@ -4,12 +4,9 @@ and the dbt generic tests (their SQL rendered from macros/ and run on DuckDB, pa
 from __future__ import annotations
 
 import copy
-import re
-from pathlib import Path
 from types import SimpleNamespace
 
 import duckdb
-import jinja2
 import numpy as np
 import pytest
 
@@ -30,7 +27,8 @@ from dbt_plotsim.engine.pipeline import start
 from dbt_plotsim.engine.plan import SegmentPlan, plan_for
 from dbt_plotsim.spec.history import History, Stages
 
-MACROS = Path(__file__).resolve().parents[1] / "macros" / "generic_tests"
+from .macros import MACROS, render
+
 PLANS = ["starter", "pro", "enterprise"]
 STATES = ["trial", "active", "at_risk", "churned"]
 
@@ -86,22 +84,6 @@ def scalar(conn, sql):
 
 
 # ------------------------------------------------------------------------ dbt generic tests, rendered
-
-
-def render(test: str, **arguments) -> str:
-    """The compiled SQL of macros/generic_tests/test_<test>.sql's default__ macro (what dbt runs on DuckDB)."""
-    source = (MACROS / f"test_{test}.sql").read_text()
-    body = re.search(r"{% macro default__.*?{% endmacro %}", source, re.DOTALL).group(0)
-    env = jinja2.Environment(extensions=["jinja2.ext.do"])
-
-    def fail(message):
-        raise ValueError(message)
-
-    env.globals.update(
-        exceptions=SimpleNamespace(raise_compiler_error=fail),
-        dbt=SimpleNamespace(dateadd=lambda part, n, expr: f"({expr} + interval {n} {part})"),
-    )
-    return str(getattr(env.from_string(body).module, f"default__{test}")(**arguments))
 
 
 def scd2_sql(model, entity="company_id", is_current="is_current", inclusive_end=False):
@@ -488,7 +470,7 @@ CASES = [
     (stage_edit(1, when={"metric": "engagement", "below": 1.5}), "stages.transitions[1].when.below",
      "outside the values engagement can take"),
     (lambda d: d.update(tables={"facts": [{"name": "fct_company_stage", "metrics": ["engagement", "mrr"]}]}),
-     "stages", "name of a declared fact table"),
+     "tables.facts.fct_company_stage", "fct_company_stage is already the stage table"),
 ]
 
 

@@ -35,9 +35,9 @@ class ChildRows:
     last: np.ndarray  # last period alive (inclusive)
 
 
-def parent_counts(plan, child, block: BlockValues) -> np.ndarray:
-    """(n, P) number of the child alive per parent and period (0 before arrival, held after the end)."""
-    per = child.per_parent
+def parent_counts(plan, per, block: BlockValues) -> np.ndarray:
+    """(n, P) count per parent and period under a per-parent rule (min, max, follows, removals): 0 before
+    arrival, held after the end. Serves sub-entities and bridge members."""
     if per.follows == "trajectory":
         raw = np.floor(per.min + (per.max - per.min) * block.positions + 0.5)
     else:
@@ -71,7 +71,7 @@ def _ranked_keys(group: np.ndarray, period: np.ndarray, periods: int) -> tuple[n
 
 def block_children(plan, child, block: BlockValues) -> ChildRows:
     periods = plan.periods
-    count = parent_counts(plan, child, block)
+    count = parent_counts(plan, child.per_parent, block)
     before = np.zeros_like(count)
     before[:, 1:] = count[:, :-1]
     flat_before, flat_after = before.ravel(), count.ravel()

@@ -309,15 +309,8 @@ def _check_reference(spec) -> list[Problem]:
     for name, count in Counter(t.name for t in spec.reference).items():
         if count > 1:
             problems.append(Problem(f"reference.{name}", "reference table name used more than once; names must be unique"))
-    facts = [f.name for f in (spec.tables.facts or ())] if spec.tables is not None else []
-    children = [f"dim_{c.name}" for c in getattr(spec, "children", ()) or ()]
     for table in spec.reference:
         path = f"reference.{table.name}"
-        if table.name in ("date", spec.unit) or f"dim_{table.name}" in facts:
-            problems.append(Problem(path, f"dim_{table.name} is taken by a generated table; give it another name"))
-        elif f"dim_{table.name}" in children:
-            problems.append(Problem(path, f"dim_{table.name} is also the table of child '{table.name}'; "
-                                    "give one of them another name"))
         if not table.rows:
             continue
         first = list(table.rows[0])

@@ -10,6 +10,8 @@ from .attributes import check_attributes
 from .children import check_children
 from .history import check_history
 from .metrics import check_metric
+from .names import check_table_names
+from .schema import check_bridges
 from .seasonality import check_seasonality
 from .transactions import check_transactions
 from .model import Spec
@@ -86,7 +88,8 @@ def check_references(spec: Spec, declared: dict[str, list[str]] | None = None) -
 
     problems.extend(_check_tables(spec, sorted(known_metrics)))
     problems.extend(_check_lifecycle(spec, metric_names))
-    for check in (check_attributes, check_children, check_transactions, check_history, check_seasonality):
+    for check in (check_attributes, check_children, check_transactions, check_history, check_seasonality,
+                  check_bridges, check_table_names):
         problems.extend(check(spec))
     return problems
 
@@ -117,8 +120,6 @@ def _check_tables(spec: Spec, metric_names: list[str]) -> list[Problem]:
         problems.append(Problem(f"tables.facts.{name}", "table name used more than once"))
     placed: Counter[str] = Counter()
     for fact in facts:
-        if fact.name in ("dim_date", f"dim_{spec.unit}", "trajectory"):
-            problems.append(Problem(f"tables.facts.{fact.name}", "name is taken by a generated table"))
         for metric in fact.metrics:
             placed[metric] += 1
             if metric not in metric_names:

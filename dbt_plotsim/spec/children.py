@@ -41,25 +41,6 @@ class Child(StrictModel):
     description: str | None = None
 
 
-def child_tables(child: Child) -> list[str]:
-    return [f"dim_{child.name}"] + [f"evt_{child.name}_{event.name}" for event in child.events]
-
-
-def generated_tables(spec) -> dict[str, str]:
-    """Tables the spec makes outside children and transactions: table -> what makes it (for messages)."""
-    unit = getattr(spec, "unit", None)
-    out = {"dim_date": "the date dimension", f"dim_{unit}": f"the {unit} dimension"}
-    tables = getattr(spec, "tables", None)
-    if tables is None or tables.trajectory:
-        out["trajectory"] = "the trajectory table"
-    if tables is not None and tables.facts is not None:
-        out.update({f.name: f"fact table {f.name}" for f in tables.facts})
-    else:
-        out.update({f"fct_{m.name}": f"the fact table of metric {m.name}" for m in getattr(spec, "metrics", ()) or ()})
-    out.update({f"evt_{e.name}": f"event {e.name}" for e in getattr(spec, "events", ()) or ()})
-    return out
-
-
 def followable(spec) -> list[str]:
     return ["trajectory", *(m.name for m in getattr(spec, "metrics", ()) or ())]
 
@@ -87,26 +68,17 @@ def check_children(spec) -> list[Problem]:
 
 
 def _check_names(children, spec) -> list[Problem]:
-    """Unique names, and tables and keys that no other part of the spec makes."""
+    """Unique names, and keys that are not the unit's (tables are checked with every other table's)."""
     problems: list[Problem] = []
     for name, count in Counter(c.name for c in children).items():
         if count > 1:
             problems.append(Problem(f"children.{name}", "sub-entity name used more than once; names must be unique"))
-    taken = generated_tables(spec)
     unit = getattr(spec, "unit", None)
-    seen: set[str] = set()
     for child in children:
         path = f"children.{child.name}"
         if child.name == unit:
             problems.append(Problem(path, f"'{child.name}' is the unit itself; name the sub-entity after what it is"))
             continue
-        if child.name in seen:  # a duplicate, reported above
-            continue
-        seen.add(child.name)
-        for table in dict.fromkeys(child_tables(child)):
-            if table in taken:
-                problems.append(Problem(path, f"its table {table} is already {taken[table]}; rename one of them"))
-            taken.setdefault(table, f"a table of sub-entity {child.name}")  # evt_a_b_c of a/b_c and of a_b/c
         for event in child.events:
             if f"{child.name}_{event.name}" == unit:
                 problems.append(Problem(f"{path}.events.{event.name}", (

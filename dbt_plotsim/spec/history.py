@@ -91,7 +91,6 @@ def check_history(spec) -> list[Problem]:
     problems: list[Problem] = []
     followable = ["trajectory", *(m.name for m in spec.metrics)]
     events = [e.name for e in getattr(spec, "events", ()) or ()]
-    facts = {f.name for f in (spec.tables.facts or ())} if getattr(spec, "tables", None) else set()
     taken = dim_columns(spec)
     names = [h.attribute for h in spec.history]
     for name, count in sorted(Counter(names).items()):
@@ -103,8 +102,6 @@ def check_history(spec) -> list[Problem]:
             problems.append(Problem(f"{path}.attribute", (
                 f"'{item.attribute}' is already a column of dim_{spec.unit} or of the history table; "
                 f"taken: {sorted(taken | set(HISTORY_COLUMNS))}")))
-        if item.table(spec.unit) in facts:
-            problems.append(Problem(path, f"its table {item.table(spec.unit)} has the name of a declared fact table"))
         values = list(item.values)
         if len(values) < 2:
             problems.append(Problem(f"{path}.values", f"{values} needs at least two values to change between"))
@@ -121,7 +118,7 @@ def check_history(spec) -> list[Problem]:
             if when is not None:
                 problems.extend(check_condition(spec, f"{path}.{key}", when, followable, suggest))
     if spec.stages is not None:
-        problems.extend(_check_stages(spec, spec.stages, followable, events, facts, suggest))
+        problems.extend(_check_stages(spec, spec.stages, followable, events, suggest))
     return problems
 
 
@@ -149,7 +146,7 @@ def check_condition(spec, path: str, when: Condition, followable: list[str], sug
     return _check_condition(spec, path, when, followable, "the condition would never or always hold")
 
 
-def _check_stages(spec, stages: Stages, followable, events, facts, suggest) -> list[Problem]:
+def _check_stages(spec, stages: Stages, followable, events, suggest) -> list[Problem]:
     problems: list[Problem] = []
     states = list(stages.states)
     if len(states) < 2:
@@ -161,8 +158,6 @@ def _check_stages(spec, stages: Stages, followable, events, facts, suggest) -> l
         problems.append(Problem("stages.initial", f"'{stages.initial}' is not a state; {suggest(stages.initial, states)}"))
     if not stages.transitions:
         problems.append(Problem("stages.transitions", "list at least one transition; a move not declared never happens"))
-    if stages.table(spec.unit) in facts:
-        problems.append(Problem("stages", f"its table {stages.table(spec.unit)} has the name of a declared fact table"))
     for index, move in enumerate(stages.transitions):
         path = f"stages.transitions[{index}]"
         for source in move.sources:

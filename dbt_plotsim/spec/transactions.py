@@ -14,7 +14,7 @@ from pydantic import Field
 
 from ..errors import Problem
 from .base import Identifier, StrictModel
-from .children import generated_tables, unknown_metric, followable
+from .children import unknown_metric, followable
 from .lifecycle import Rate
 from .metrics import Metric, check_metric
 
@@ -58,28 +58,16 @@ class Transaction(StrictModel):
     description: str | None = None
 
 
-def transaction_tables(tx: Transaction) -> list[str]:
-    return [f"fct_{tx.name}"] + ([f"fct_{tx.name}_line"] if tx.lines is not None else [])
-
-
 def check_transactions(spec) -> list[Problem]:
     transactions = getattr(spec, "transactions", ()) or ()
     problems: list[Problem] = []
     for name, count in Counter(t.name for t in transactions).items():
         if count > 1:
             problems.append(Problem(f"transactions.{name}", "transaction name used more than once; names must be unique"))
-    taken = generated_tables(spec)
-    for tx in transactions:  # tables of other transactions (fct_order_line of `order` vs a transaction `order_line`)
-        for table in transaction_tables(tx):
-            taken.setdefault(table, f"a table of transaction {tx.name}")
     for tx in transactions:
         path = f"transactions.{tx.name}"
         if tx.name == getattr(spec, "unit", None):
             problems.append(Problem(path, f"'{tx.name}' is the unit: {tx.name}_id would be both keys; rename it"))
-        for table in transaction_tables(tx):
-            owner = taken[table]
-            if owner != f"a table of transaction {tx.name}":
-                problems.append(Problem(path, f"its table {table} is already {owner}; rename one of them"))
         if tx.per_period.follows not in followable(spec):
             problems.append(Problem(f"{path}.per_period.follows", unknown_metric(tx.per_period.follows, spec)))
         problems.extend(_check_amount(f"{path}.amount", tx, spec))

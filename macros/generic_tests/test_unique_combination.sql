@@ -1,0 +1,27 @@
+{#
+  No two rows share the same values in `columns`: the composite primary key of a bridge table (one row per
+  entity and member) or of any table keyed by several columns. Nulls count as values here.
+
+    - name: bridge_account_feature
+      data_tests:
+        - dbt_plotsim.unique_combination:
+            arguments:
+              columns: [account_id, feature_id]
+
+  Failing rows: one per repeated combination: its columns and n_rows.
+#}
+{% test unique_combination(model, columns) %}
+  {{ return(adapter.dispatch('unique_combination', 'dbt_plotsim')(model, columns)) }}
+{% endtest %}
+
+{% macro default__unique_combination(model, columns) %}
+{% if columns is string or columns | length == 0 %}
+  {% do exceptions.raise_compiler_error("dbt_plotsim.unique_combination on " ~ model ~ ": give `columns` as a list of column names") %}
+{% endif %}
+select
+    {{ columns | join(', ') }},
+    count(*) as n_rows
+from {{ model }}
+group by {{ columns | join(', ') }}
+having count(*) > 1
+{% endmacro %}
