@@ -332,3 +332,54 @@ def test_all_problems_at_once():
     with pytest.raises(SpecError) as err:
         load_spec(spec)
     assert {p.path for p in err.value.problems} == {"transactions.order.lines.min", "transactions.refund.amount.range"}
+
+
+# ------------------------------------------------------------------ foreign keys to reference tables
+
+PICKS = {
+    "reference": [{"name": "product", "rows": [{"product": f"p{i}"} for i in range(5)]},
+                  {"name": "channel", "rows": [{"channel": "web"}, {"channel": "store"}, {"channel": "phone"}]}],
+    "transactions": [{**BASE["transactions"][0], "references": [{"table": "channel", "weights": {"web": 3, "store": 1}}],
+                      "lines": {**BASE["transactions"][0]["lines"], "references": [{"table": "product"}]}},
+                     *BASE["transactions"][1:]],
+}
+
+
+@pytest.fixture(scope="module")
+def picked():
+    return dbt_plotsim.generate({**copy.deepcopy(BASE), **copy.deepcopy(PICKS)})
+
+
+def test_reference_keys_on_transactions_and_lines(picked):
+    assert picked["fct_order"].schema.names == ["order_id", "store_id", "channel_id", "date_key", "occurred_at", "amount"]
+    assert picked["fct_order_line"].schema.names[:4] == ["order_line_id", "order_id", "line_number", "product_id"]
+    channel = np.bincount(picked["fct_order"].column("channel_id").to_numpy(), minlength=4)[1:]
+    assert channel[2] == 0 and channel[0] / channel[1] == pytest.approx(3.0, rel=0.1)  # weights 3:1:0
+    product = np.bincount(picked["fct_order_line"].column("product_id").to_numpy(), minlength=6)[1:]
+    assert product.min() > 0 and product.max() / product.min() < 1.1  # equally likely, ~10,000 lines each
+
+
+def test_reference_keys_change_no_other_column(tables, picked):
+    for name in ("fct_order", "fct_order_line"):
+        assert picked[name].drop([c for c in ("channel_id", "product_id") if c in picked[name].schema.names]).equals(tables[name])
+    assert picked["fct_refund"].equals(tables["fct_refund"])
+
+
+def test_reference_keys_register_relationships():
+    plan = start(load_spec({**copy.deepcopy(BASE), **copy.deepcopy(PICKS)})).plan
+    tests = TransactionsComponent().tests(plan, lambda t: t)
+    assert ("relationships", {"to": "dim_channel", "field": "channel_id"}) in tests["fct_order"]["channel_id"]
+    assert ("relationships", {"to": "dim_product", "field": "product_id"}) in tests["fct_order_line"]["product_id"]
+
+
+@pytest.mark.parametrize("pick,path,fragment", [
+    ({"table": "produce"}, "transactions.order.lines.references.produce.table", "did you mean 'product'"),
+    ({"table": "product", "weights": {"p9": 1}}, "transactions.order.lines.references.product.weights.p9", "'p9'"),
+    ({"table": "product", "weights": {"p1": 0}}, "transactions.order.lines.references.product.weights", "add up to 0"),
+])
+def test_bad_reference_keys_name_the_path(pick, path, fragment):
+    data = {**copy.deepcopy(BASE), **copy.deepcopy(PICKS)}
+    data["transactions"][0]["lines"]["references"] = [pick]
+    with pytest.raises(SpecError) as err:
+        load_spec(data)
+    assert any(p.path == path and fragment in p.message for p in err.value.problems), err.value.problems

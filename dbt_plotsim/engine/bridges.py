@@ -11,18 +11,12 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from ..spec.attributes import label_weights
 from .block import BlockValues
 from .calendar import date_keys
 from .children import parent_counts
 from .components import Component
 from .fanout import block_stream, field
-
-
-def member_weights(bridge, table) -> np.ndarray:
-    """(R,) weight of each reference row: the declared weight by label (0 when unlisted), else 1."""
-    if bridge.weights is None:
-        return np.ones(len(table.rows))
-    return np.array([float(bridge.weights.get(str(row.get(table.name)), 0.0)) for row in table.rows])
 
 
 def block_members(plan, bridge, table, block: BlockValues) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -31,7 +25,7 @@ def block_members(plan, bridge, table, block: BlockValues) -> tuple[np.ndarray, 
     final = held[:, -1]
     n, periods = held.shape
     with np.errstate(divide="ignore"):
-        log_weight = np.log(member_weights(bridge, table))
+        log_weight = np.log(label_weights(bridge.weights, table))
     gumbel = block_stream(plan, block, "bridges", bridge.table(plan.spec.unit), "members").gumbel(size=(n, log_weight.size))
     ranked = np.argsort(-(log_weight[None, :] + gumbel), axis=1, kind="stable")
     entity = np.repeat(np.arange(n), final)

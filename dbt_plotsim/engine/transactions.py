@@ -18,15 +18,23 @@ from functools import lru_cache
 import numpy as np
 import pyarrow as pa
 
+from ..spec.attributes import label_weights
 from .block import BlockValues
 from .calendar import date_keys
 from .components import Component
 from .fanout import (
-    MONEY, block_stream, cell_rates, field, followed_score, moments, money, next_ids, timed_cells, uses_lifetime,
+    MONEY,
+    block_stream,
+    cell_rates,
+    field,
+    followed_score,
+    moments,
+    money,
+    next_ids,
+    timed_cells,
+    uses_lifetime,
 )
 from .marginals import Marginal, resolve
-
-
 
 # ------------------------------------------------------------------ transactions
 
@@ -54,6 +62,8 @@ class TransactionRows:
     lines: np.ndarray  # lines per transaction
     quantity: np.ndarray  # per line
     line_cents: np.ndarray  # per line
+    picks: dict[str, np.ndarray]  # reference row index (0-based) per transaction, by reference table
+    line_picks: dict[str, np.ndarray]  # the same per line
 
 
 def block_transactions(plan, tx, block: BlockValues) -> TransactionRows:
@@ -73,11 +83,23 @@ def block_transactions(plan, tx, block: BlockValues) -> TransactionRows:
         noise = amount.signal * score + np.sqrt(1.0 - amount.signal**2) * noise
     cents = np.rint(amount_marginal(tx).values_z(noise) * 100).astype(np.int64)
 
+    picks = pick_rows(plan, tx.references, cell.size, rng)
     empty = np.zeros(0, dtype=np.int64)
     if tx.lines is None:
-        return TransactionRows(entity, period, seconds, cents, empty, empty, empty)
+        return TransactionRows(entity, period, seconds, cents, empty, empty, empty, picks, {})
     lines, quantity, line_cents = split_lines(tx.lines, cents, rng("lines"), rng("quantity"), rng("split"))
-    return TransactionRows(entity, period, seconds, cents, lines, quantity, line_cents)
+    line_picks = pick_rows(plan, tx.lines.references, int(lines.sum()), lambda purpose: rng(f"line-{purpose}"))
+    return TransactionRows(entity, period, seconds, cents, lines, quantity, line_cents, picks, line_picks)
+
+
+def pick_rows(plan, picks, size: int, rng) -> dict[str, np.ndarray]:
+    """Per pick, `size` reference row indices drawn by the pick's weights (each pick from its own stream)."""
+    tables = {t.name: t for t in plan.spec.reference}
+    out = {}
+    for pick in picks:
+        weights = np.asarray(label_weights(pick.weights, tables[pick.table]))
+        out[pick.table] = rng(f"reference-{pick.table}").choice(weights.size, size=size, p=weights / weights.sum())
+    return out
 
 
 def split_lines(spec_lines, cents: np.ndarray, lines_rng, quantity_rng, split_rng):
@@ -105,6 +127,16 @@ def split_lines(spec_lines, cents: np.ndarray, lines_rng, quantity_rng, split_rn
     return lines, quantity, line_cents
 
 
+def pick_fields(picks) -> list[pa.Field]:
+    return [field(p.column, pa.int64(), f"Foreign key to dim_{p.table}" + (
+        ", drawn by the declared weights." if p.weights is not None else ", every row equally likely.")) for p in picks]
+
+
+def pick_tests(picks, ref) -> dict[str, list]:
+    return {p.column: [("not_null", None), ("relationships", {"to": ref(f"dim_{p.table}"), "field": p.column})]
+            for p in picks}
+
+
 class TransactionsComponent(Component):
     def active(self, plan) -> bool:
         return bool(getattr(plan.spec, "transactions", ()))
@@ -123,6 +155,7 @@ class TransactionsComponent(Component):
             out[f"fct_{name}"] = pa.schema([
                 field(f"{name}_id", pa.int64(), f"Primary key of the {name}."),
                 field(f"{unit}_id", pa.int64(), f"Foreign key to dim_{unit}."),
+                *pick_fields(tx.references),
                 field("date_key", pa.int32(), f"Foreign key to dim_date: the {grain} of the {name}."),
                 field("occurred_at", pa.timestamp("s"), "When it happened, inside its period."),
                 field("amount", MONEY, amount_text + (f" Equals the sum of its lines in fct_{name}_line."
@@ -141,6 +174,7 @@ class TransactionsComponent(Component):
                 field(f"{name}_line_id", pa.int64(), f"Primary key of the {name} line."),
                 field(f"{name}_id", pa.int64(), f"Foreign key to fct_{name}."),
                 field("line_number", pa.int32(), f"1, 2, ... within the {name}."),
+                *pick_fields(lines.references),
                 field("quantity", pa.int32(), f"Units on the line, {lines.quantity[0]} to {lines.quantity[1]}."),
                 field("amount", MONEY, f"Amount of the line, at least 0.01; the lines of a {name} add up exactly to "
                                        f"its amount (the rounding remainder is on the last line)."),
@@ -149,6 +183,9 @@ class TransactionsComponent(Component):
         return out
 
     def chunk_tables(self, plan, blocks, schemas, counters) -> dict[str, pa.Table]:
+        def picked(key: str, pick) -> pa.Array:
+            return pa.array(np.concatenate([getattr(p, key)[pick.table] for p in parts]).astype(np.int64) + 1)
+
         spec = plan.spec
         keys = date_keys(plan.starts)
         out: dict[str, pa.Table] = {}
@@ -161,8 +198,8 @@ class TransactionsComponent(Component):
             table = f"fct_{tx.name}"
             ids = next_ids(counters, table, entity.size)
             out[table] = pa.Table.from_arrays([
-                pa.array(ids), pa.array(entity), pa.array(keys[period]), pa.array(moments(plan, period, seconds)),
-                money(cents),
+                pa.array(ids), pa.array(entity), *(picked("picks", pick) for pick in tx.references),
+                pa.array(keys[period]), pa.array(moments(plan, period, seconds)), money(cents),
             ], schema=schemas[table])
             if tx.lines is None:
                 continue
@@ -173,6 +210,7 @@ class TransactionsComponent(Component):
                 pa.array(next_ids(counters, line_table, int(lines.sum()))),
                 pa.array(np.repeat(ids, lines)),
                 pa.array((np.arange(lines.sum()) - np.repeat(first, lines) + 1).astype(np.int32)),
+                *(picked("line_picks", pick) for pick in tx.lines.references),
                 pa.array(np.concatenate([p.quantity for p in parts]).astype(np.int32)),
                 money(np.concatenate([p.line_cents for p in parts])),
             ], schema=schemas[line_table])
@@ -192,6 +230,7 @@ class TransactionsComponent(Component):
                 "date_key": [("not_null", None), ("relationships", {"to": ref("dim_date"), "field": "date_key"})],
                 "occurred_at": [("dbt_plotsim.within_window", {"start": str(spec.window.start), "end": window_end})],
                 "amount": [("not_null", None)],
+                **pick_tests(tx.references, ref),
             }
             if lifetime:
                 out[table][""] = [("dbt_plotsim.within_lifetime", {"entity": key, "entity_model": ref(dim), **lifetime})]
@@ -202,5 +241,6 @@ class TransactionsComponent(Component):
                 f"{tx.name}_id": [("not_null", None), ("relationships", {"to": ref(table), "field": f"{tx.name}_id"})],
                 "amount": [("not_null", None), ("dbt_plotsim.sums_match", {
                     "key": f"{tx.name}_id", "to": ref(table), "field": "amount"})],
+                **pick_tests(tx.lines.references, ref),
             }
         return out

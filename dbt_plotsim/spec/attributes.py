@@ -150,6 +150,28 @@ def reference_labels(attr: Attribute, tables: dict[str, ReferenceTable]) -> list
     return [str(row.get(table.name)) for row in table.rows]
 
 
+def label_weights(weights: dict[str, float] | None, table: ReferenceTable) -> list[float]:
+    """Weight of each row of a reference table: by its label (0 when unlisted), or 1 each without weights."""
+    if weights is None:
+        return [1.0] * len(table.rows)
+    return [float(weights.get(str(row.get(table.name)), 0.0)) for row in table.rows]
+
+
+def undeclared_table(name: str, tables: dict[str, ReferenceTable]) -> str:
+    known = sorted(tables)
+    hint = _suggest(name, known) if known else "no reference tables are declared"
+    return f"FK to an undeclared table '{name}': declare it under `reference`; {hint}"
+
+
+def check_label_weights(path: str, weights: dict[str, float], table: ReferenceTable) -> list[Problem]:
+    """Weights keyed by the labels (the `<name>` column) of a reference table's rows."""
+    if table.name not in table.column_names:
+        return [Problem(path, f"reference.{table.name} has no column '{table.name}' to name its rows by; "
+                              f"its columns: {table.column_names}")]
+    labels = [str(row.get(table.name)) for row in table.rows]
+    return _check_weights(path, weights, labels, "the rows are")
+
+
 def category_values(attr: Attribute, tables: dict[str, ReferenceTable]) -> list[str]:
     """The values an attribute can take, in order: its weights' keys, or its reference table's labels."""
     return list(attr.weights) if attr.weights is not None else reference_labels(attr, tables)
@@ -212,10 +234,7 @@ def _check_category(spec, path, attr, tables, by_name) -> list[Problem]:
     if attr.references is not None:
         table = tables.get(attr.references)
         if table is None:
-            known = sorted(tables)
-            hint = _suggest(attr.references, known) if known else "no reference tables are declared"
-            problems.append(Problem(f"{path}.references", f"FK to an undeclared table '{attr.references}': declare "
-                                    f"it under `reference`; {hint}"))
+            problems.append(Problem(f"{path}.references", undeclared_table(attr.references, tables)))
             values = None
         elif attr.references not in table.column_names:
             problems.append(Problem(f"{path}.references", f"reference.{table.name} has no column '{table.name}' "

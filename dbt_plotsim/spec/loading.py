@@ -173,7 +173,7 @@ def _item_name(section: str, item: Any, index: int) -> str:
     if isinstance(item, Mapping):
         if section == "correlations" and isinstance(item.get("between"), (list, tuple)):
             return "~".join(str(x) for x in item["between"])
-        for key in ("name", "metric", "attribute", "reference"):
+        for key in ("name", "metric", "attribute", "reference", "table"):
             if isinstance(item.get(key), str):
                 return item[key]
     return f"[{index}]"

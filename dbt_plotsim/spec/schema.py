@@ -58,8 +58,7 @@ def check_bridges(spec) -> list:
     from collections import Counter
 
     from ..errors import Problem
-    from .attributes import _check_weights
-    from .checks import suggest
+    from .attributes import check_label_weights, undeclared_table
 
     problems: list[Problem] = []
     tables = getattr(spec, "tables", None)
@@ -79,9 +78,7 @@ def check_bridges(spec) -> list:
             problems.append(Problem(f"{path}.per_entity.max", f"{members.max:,} is above the limit of {MAX_MEMBERS:,}"))
         table = reference.get(bridge.reference)
         if table is None:
-            hint = suggest(bridge.reference, sorted(reference)) if reference else "no reference tables are declared"
-            problems.append(Problem(f"{path}.reference", f"FK to an undeclared table '{bridge.reference}': declare it "
-                                    f"under `reference`; {hint}"))
+            problems.append(Problem(f"{path}.reference", undeclared_table(bridge.reference, reference)))
             continue
         if members.max > len(table.rows):
             problems.append(Problem(f"{path}.per_entity.max", (
@@ -89,12 +86,7 @@ def check_bridges(spec) -> list:
                 "are distinct rows")))
         if bridge.weights is None:
             continue
-        labels = [str(row.get(table.name)) for row in table.rows] if table.name in table.column_names else None
-        if labels is None:
-            problems.append(Problem(f"{path}.weights", f"reference.{table.name} has no column '{table.name}' to name "
-                                    f"its rows by; its columns: {table.column_names}"))
-            continue
-        found = _check_weights(f"{path}.weights", bridge.weights, labels, "the rows are")
+        found = check_label_weights(f"{path}.weights", bridge.weights, table)
         problems.extend(found)
         positive = sum(1 for w in bridge.weights.values() if w > 0)
         if not found and positive < members.max:

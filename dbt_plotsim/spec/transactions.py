@@ -13,8 +13,9 @@ from typing import Literal
 from pydantic import Field
 
 from ..errors import Problem
+from .attributes import Weights, check_label_weights, undeclared_table
 from .base import Identifier, StrictModel
-from .children import unknown_metric, followable
+from .children import followable, unknown_metric
 from .lifecycle import Rate
 from .metrics import Metric, check_metric
 
@@ -41,6 +42,17 @@ class Amount(StrictModel):
         return "amount"
 
 
+class Pick(StrictModel):
+    """A foreign key to a reference table on each row (the product of an order line), drawn by weights."""
+
+    table: Identifier
+    weights: Weights | None = Field(None, description="how likely each row is, by label; default equal")
+
+    @property
+    def column(self) -> str:
+        return f"{self.table}_id"
+
+
 class Lines(StrictModel):
     """Lines per transaction: uniform in [min, max], or min + binomial with the given mean."""
 
@@ -48,6 +60,7 @@ class Lines(StrictModel):
     max: int = 1
     mean: float | None = None
     quantity: tuple[int, int] = Field((1, 1), description="[min, max] of a line's quantity, uniform")
+    references: tuple[Pick, ...] = ()
 
 
 class Transaction(StrictModel):
@@ -55,6 +68,7 @@ class Transaction(StrictModel):
     per_period: Rate
     amount: Amount
     lines: Lines | None = None
+    references: tuple[Pick, ...] = ()
     description: str | None = None
 
 
@@ -71,8 +85,11 @@ def check_transactions(spec) -> list[Problem]:
         if tx.per_period.follows not in followable(spec):
             problems.append(Problem(f"{path}.per_period.follows", unknown_metric(tx.per_period.follows, spec)))
         problems.extend(_check_amount(f"{path}.amount", tx, spec))
+        problems.extend(_check_picks(f"{path}.references", tx.references, spec, (tx.name,)))
         if tx.lines is not None:
             problems.extend(_check_lines(f"{path}.lines", tx.lines))
+            problems.extend(_check_picks(f"{path}.lines.references", tx.lines.references, spec,
+                                         (tx.name, f"{tx.name}_line")))
     return problems
 
 
@@ -91,6 +108,25 @@ def _check_amount(path: str, tx: Transaction, spec) -> list[Problem]:
     if low < 0.01 * lines:
         need = "0.01" if lines == 1 else f"{0.01 * lines:.2f} (one cent for each of up to {lines} lines)"
         problems.append(Problem(f"{path}.range", f"min {low:g} is too small: a transaction amount is at least {need}"))
+    return problems
+
+
+def _check_picks(path: str, picks: tuple[Pick, ...], spec, keys: tuple[str, ...]) -> list[Problem]:
+    """Declared reference tables, once each, whose <table>_id is not a key the row already has."""
+    tables = {t.name: t for t in getattr(spec, "reference", ()) or ()}
+    problems: list[Problem] = []
+    for name, count in Counter(p.table for p in picks).items():
+        if count > 1:
+            problems.append(Problem(f"{path}.{name}", "listed more than once; a row has one FK per table"))
+    for pick in picks:
+        table = tables.get(pick.table)
+        if table is None:
+            problems.append(Problem(f"{path}.{pick.table}.table", undeclared_table(pick.table, tables)))
+        elif pick.table in keys:
+            problems.append(Problem(f"{path}.{pick.table}.table", (
+                f"{pick.column} is already a key of the row; a reference table cannot share the transaction's name")))
+        elif pick.weights is not None:
+            problems.extend(check_label_weights(f"{path}.{pick.table}.weights", pick.weights, table))
     return problems
 
 
