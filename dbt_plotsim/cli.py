@@ -122,22 +122,16 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _print_info(generation) -> None:
+    from .engine.estimates import row_width
+
     counts = generation.row_counts()
-    print(f"{'table':<32}{'rows':>14}{'columns':>9}{'est. size':>12}")
+    print(f"{'table':<32}{'est. rows':>14}{'columns':>9}{'est. size':>12}")
     total = 0
     for name, schema in generation.schemas.items():
-        size = counts[name] * sum(_width(f.type) for f in schema)
+        size = counts[name] * row_width(schema)
         total += size
         print(f"{name:<32}{counts[name]:>14,}{len(schema):>9}{_human(size):>12}")
     print(f"{'total (uncompressed)':<55}{_human(total):>12}")
-
-
-def _width(kind) -> int:
-    """Bytes per value: fixed-width types exactly, strings and others as 16."""
-    try:
-        return max(kind.bit_width // 8, 1)
-    except ValueError:
-        return 16
 
 
 def _human(size: float) -> str:

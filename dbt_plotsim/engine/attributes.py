@@ -88,6 +88,9 @@ class ReferenceComponent(Component):
             out[name] = pa.Table.from_pydict(columns, schema=schemas[name])
         return out
 
+    def row_estimate(self, plan, cells):
+        return {f"dim_{table.name}": len(table.rows) for table in plan.spec.reference}
+
     def tests(self, plan, ref):
         out = {}
         for table in plan.spec.reference:

@@ -11,13 +11,13 @@ import numpy as np
 from scipy.signal import lfilter
 from scipy.special import ndtri
 
-from .plan import Plan, SegmentPlan
 from .arrivals import draw_arrivals
 from .events import EventRows, condition_values, fire_rows, first_sustained, rate_rows
 from .fanout import rate_for
+from .plan import Plan, SegmentPlan
 from .positions import active_mask, block_positions
-from .seasonality import seasonal_factor
 from .rng import ENTITY_BLOCK, stream
+from .seasonality import seasonal_factor
 
 
 @dataclass(frozen=True)

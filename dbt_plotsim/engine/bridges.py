@@ -16,6 +16,7 @@ from .block import BlockValues
 from .calendar import date_keys
 from .children import parent_counts
 from .components import Component
+from .estimates import mean_position
 from .fanout import block_stream, field
 
 
@@ -80,6 +81,11 @@ class BridgesComponent(Component):
                 pa.array(keys[np.concatenate([a for _, (_, _, a, _) in parts])]),
             ], schema=schemas[name])
         return out
+
+    def row_estimate(self, plan, cells):
+        position = mean_position(plan)
+        return {bridge.table(plan.spec.unit): plan.entity_count * (bridge.per_entity.min + (
+            bridge.per_entity.max - bridge.per_entity.min) * position) for bridge in plan.spec.tables.bridges}
 
     def tests(self, plan, ref) -> dict[str, dict[str, list]]:
         from .fanout import uses_lifetime

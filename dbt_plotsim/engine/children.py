@@ -22,7 +22,17 @@ import pyarrow as pa
 from .block import BlockValues
 from .calendar import date_keys
 from .components import Component
-from .fanout import block_stream, cell_rates, field, moments, next_ids, timed_cells, uses_lifetime
+from .estimates import mean_position
+from .fanout import (
+    block_stream,
+    cell_rates,
+    field,
+    moments,
+    next_ids,
+    pooled_mean,
+    timed_cells,
+    uses_lifetime,
+)
 
 
 @dataclass(frozen=True)
@@ -176,6 +186,19 @@ class ChildrenComponent(Component):
                     pa.array(next_ids(counters, name, who.size)), pa.array(who), pa.array(parent),
                     pa.array(keys[period]), pa.array(moments(plan, period, seconds)),
                 ], schema=schemas[name])
+        return out
+
+    def row_estimate(self, plan, cells):
+        out = {}
+        for child in plan.spec.children:
+            per = child.per_parent
+            if per.follows == "trajectory":
+                alive = per.min + (per.max - per.min) * mean_position(plan)
+            else:
+                alive = min(max(pooled_mean(plan, per.follows), per.min), per.max if per.max is not None else np.inf)
+            out[f"dim_{child.name}"] = plan.entity_count * alive
+            for event in child.events:
+                out[f"evt_{child.name}_{event.name}"] = cells * alive * event.rate.mean
         return out
 
     def tests(self, plan, ref) -> dict[str, dict[str, list]]:

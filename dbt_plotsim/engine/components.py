@@ -11,6 +11,7 @@ Contract, all vectorized over the entities of the blocks given:
 - `unit_columns(plan, blocks)`: values of its dim_<unit> columns for the entities of `blocks`;
 - `chunk_tables(plan, blocks, counters)`: its entity-dependent rows for `blocks` (consecutive, in output
   order); `counters` carries the last id given per table, so ids run 1, 2, ... whatever the chunking;
+- `row_estimate(plan, cells)`: expected rows of its tables, given `cells` expected active entity-periods;
 - `tests(plan, ref)`: data tests for sync-sources, {table: {column: [(test name, arguments)]}}, where
   `ref(table)` renders a reference to another table of the same source.
 Random draws come from `rng.stream(seed, "<component>", name, segment, block)`: named, per block.
@@ -43,6 +44,9 @@ class Component:
         return {}
 
     def chunk_tables(self, plan, blocks, schemas: dict[str, pa.Schema], counters: dict[str, int]) -> dict[str, pa.Table]:
+        return {}
+
+    def row_estimate(self, plan, cells: float) -> dict[str, float]:
         return {}
 
     def tests(self, plan, ref: Callable[[str], str]) -> dict[str, dict[str, TestList]]:

@@ -255,6 +255,10 @@ class HistoryComponent(Component):
             }, schema=schemas[name])
         return out
 
+    def row_estimate(self, plan, cells):
+        # one row per entity plus its changes; changes need a sustained condition, about one in two entities
+        return {item.table(plan.spec.unit): 1.5 * plan.entity_count for item in plan.spec.history}
+
     def tests(self, plan, ref) -> dict:
         unit = plan.spec.unit
         key, dim = f"{unit}_id", f"dim_{unit}"
@@ -358,6 +362,9 @@ class StagesComponent(Component):
             "date_key": date_keys(plan.starts)[period],
             "stage": labelled(matrix[entity, period], stages.states),
         }, schema=schemas[name])}
+
+    def row_estimate(self, plan, cells):
+        return {plan.spec.stages.table(plan.spec.unit): cells}
 
     def tests(self, plan, ref) -> dict:
         spec = plan.spec

@@ -8,9 +8,11 @@ from typing import Iterator
 import pyarrow as pa
 
 from .block import generate_block
-from .plan import Plan, plan_for
-from .tables import chunk_tables, schemas, static_tables
+from .components import components
+from .estimates import active_cells, row_width
+from .plan import MEMORY_BUDGET, Plan, plan_for
 from .rng import ENTITY_BLOCK
+from .tables import TRAJECTORY_TABLE, chunk_tables, schemas, static_tables
 
 
 @dataclass
@@ -32,18 +34,9 @@ class Generation:
         return list(self.schemas)
 
     def row_counts(self) -> dict[str, int]:
-        """Rows per table; entity-period tables count every period (an upper bound with arrivals or
-        terminal events), event tables are estimated from their rates."""
-        plan = self.plan
-        entities, periods = plan.entity_count, plan.periods
-        counts = {name: entities * periods for name in self.schemas}
-        counts["dim_date"] = periods
-        counts[f"dim_{plan.spec.unit}"] = entities
-        for event in plan.spec.events:
-            counts[f"evt_{event.name}"] = int(entities * periods * event.rate.mean) if event.rate else entities
-        for table in plan.spec.reference:
-            counts[f"dim_{table.name}"] = len(table.rows)
-        return counts
+        """Expected rows per table (estimates/active_cells: entity-period tables count the cells from arrival
+        on, an upper bound with a terminal event; fan-out tables multiply by their rates)."""
+        return {name: int(round(rows)) for name, rows in expected_rows(self.plan).items()}
 
     def _units(self) -> list[tuple]:
         return [(seg, b) for seg in self.plan.segments for b in range(seg.blocks)]
@@ -80,8 +73,33 @@ class Generation:
                 for name, tables in parts.items()}
 
 
+def expected_rows(plan) -> dict[str, float]:
+    spec = plan.spec
+    cells = active_cells(plan)
+    counts: dict[str, float] = {"dim_date": plan.periods, f"dim_{spec.unit}": plan.entity_count}
+    for fact in plan.facts:
+        counts[fact.name] = cells
+    if spec.tables.trajectory:
+        counts[TRAJECTORY_TABLE] = cells
+    for event in spec.events:  # a threshold event fires at most once per entity
+        counts[f"evt_{event.name}"] = cells * event.rate.mean if event.rate else plan.entity_count
+    for component in components(plan):
+        counts.update(component.row_estimate(plan, cells))
+    return counts
+
+
+def chunk_blocks_for(plan, schemas: dict[str, pa.Schema]) -> int:
+    """The plan's blocks per chunk, fewer when the expected rows of a chunk's tables would pass the budget."""
+    entities = max(plan.entity_count, 1)
+    per_block = sum(rows / entities * ENTITY_BLOCK * row_width(schemas[name])
+                    for name, rows in expected_rows(plan).items() if name in schemas)
+    return max(1, min(plan.chunk_blocks, int(MEMORY_BUDGET // max(3 * per_block, 1))))
+
+
 def start(spec, chunk_entities: int | None = None, workers: int = 1) -> Generation:
     """Plan a spec's generation; `chunk_entities` is rounded to whole blocks of ENTITY_BLOCK."""
     plan = plan_for(spec)
-    blocks = plan.chunk_blocks if chunk_entities is None else max(1, -(-chunk_entities // ENTITY_BLOCK))
-    return Generation(plan, chunk_blocks=blocks, workers=max(1, workers))
+    generation = Generation(plan, chunk_blocks=1, workers=max(1, workers))
+    generation.chunk_blocks = (chunk_blocks_for(plan, generation.schemas) if chunk_entities is None
+                               else max(1, -(-chunk_entities // ENTITY_BLOCK)))
+    return generation

@@ -216,6 +216,16 @@ class TransactionsComponent(Component):
             ], schema=schemas[line_table])
         return out
 
+    def row_estimate(self, plan, cells):
+        out = {}
+        for tx in plan.spec.transactions:
+            out[f"fct_{tx.name}"] = cells * tx.per_period.mean
+            if tx.lines is not None:
+                lines = tx.lines
+                per = lines.mean if lines.mean is not None else (lines.min + lines.max) / 2
+                out[f"fct_{tx.name}_line"] = cells * tx.per_period.mean * per
+        return out
+
     def tests(self, plan, ref) -> dict[str, dict[str, list]]:
         spec = plan.spec
         key, dim = f"{spec.unit}_id", f"dim_{spec.unit}"
