@@ -74,3 +74,13 @@ def example() -> dict:
 @pytest.fixture
 def small() -> dict:
     return copy.deepcopy(small_dict())
+
+
+def registered(tables: dict):
+    """An in-memory DuckDB with every generated Arrow table registered under its name."""
+    import duckdb
+
+    connection = duckdb.connect()
+    for name, table in tables.items():
+        connection.register(name, table)
+    return connection

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 
-import duckdb
 import numpy as np
 import pytest
 
@@ -14,6 +13,7 @@ from dbt_plotsim import SpecError, load_spec
 from dbt_plotsim.engine.bridges import BridgesComponent
 from dbt_plotsim.engine.pipeline import start
 
+from .conftest import registered
 from .macros import render
 
 FEATURES = [f"feature_{i}" for i in range(8)]
@@ -46,9 +46,7 @@ def tables():
 
 @pytest.fixture(scope="module")
 def conn(tables):
-    connection = duckdb.connect()
-    for name, table in tables.items():
-        connection.register(name, table)
+    connection = registered(tables)
     yield connection
     connection.close()
 

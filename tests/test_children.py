@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 
-import duckdb
 import numpy as np
 import pytest
 
@@ -12,6 +11,8 @@ import dbt_plotsim
 from dbt_plotsim import SpecError, load_spec
 from dbt_plotsim.engine.children import ChildrenComponent, _ranked_keys, _steps
 from dbt_plotsim.engine.pipeline import start
+
+from .conftest import registered
 
 BASE: dict = {
     "unit": "account",
@@ -44,9 +45,7 @@ def tables():
 
 @pytest.fixture(scope="module")
 def conn(tables):
-    connection = duckdb.connect()
-    for name, table in tables.items():
-        connection.register(name, table)
+    connection = registered(tables)
     yield connection
     connection.close()
 

@@ -27,6 +27,7 @@ from dbt_plotsim.engine.pipeline import start
 from dbt_plotsim.engine.plan import SegmentPlan, plan_for
 from dbt_plotsim.spec.history import History, Stages
 
+from .conftest import registered
 from .macros import MACROS, render
 
 PLANS = ["starter", "pro", "enterprise"]
@@ -70,9 +71,7 @@ def tables():
 
 @pytest.fixture(scope="module")
 def conn(tables):
-    connection = duckdb.connect()
-    for name, table in tables.items():
-        connection.register(name, table)
+    connection = registered(tables)
     connection.execute(f"""create view levels as
         select *, list_position({PLANS}, plan) as lvl from dim_company_plan_history""")
     yield connection

@@ -1,16 +1,15 @@
 """Arrival cohorts and events: no rows before arrival, none after a terminal event, rates follow metrics."""
 import copy
 
-import duckdb
 import numpy as np
 import pytest
 
 import dbt_plotsim
-
-from .conftest import assert_problem
 from dbt_plotsim.engine.arrivals import arrival_fractions
 from dbt_plotsim.engine.events import first_sustained
 from dbt_plotsim.spec.lifecycle import Arrivals
+
+from .conftest import assert_problem, registered
 
 BASE = {
     "unit": "customer",
@@ -32,9 +31,7 @@ BASE = {
 @pytest.fixture(scope="module")
 def conn():
     tables = dbt_plotsim.generate(BASE)
-    connection = duckdb.connect()
-    for name, table in tables.items():
-        connection.register(name, table)
+    connection = registered(tables)
     yield connection
     connection.close()
 

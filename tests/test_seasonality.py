@@ -2,12 +2,11 @@
 scaled per segment."""
 import copy
 
-import duckdb
 import pytest
 
 import dbt_plotsim
 
-from .conftest import assert_problem
+from .conftest import assert_problem, registered
 
 SPEC = {
     "unit": "store",
@@ -28,9 +27,7 @@ SPEC = {
 
 @pytest.fixture(scope="module")
 def conn():
-    connection = duckdb.connect()
-    for name, table in dbt_plotsim.generate(SPEC).items():
-        connection.register(name, table)
+    connection = registered(dbt_plotsim.generate(SPEC))
     yield connection
 
 
@@ -68,9 +65,7 @@ def test_sub_entity_event_and_transaction_rates_follow_month_multipliers(conn, t
 def test_default_applies_to_every_rate_but_no_metric():
     spec = copy.deepcopy(SPEC)
     del spec["seasonality"]["applies_to"]
-    conn = duckdb.connect()
-    for name, table in dbt_plotsim.generate(spec).items():
-        conn.register(name, table)
+    conn = registered(dbt_plotsim.generate(spec))
     for table in ("evt_visit", "evt_clerk_shift", "fct_order"):
         ratio = _ratio(conn, f"select month, count(*) from {table} join dim_date using (date_key) "
                              "where year = 2023 group by all")

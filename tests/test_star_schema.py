@@ -1,21 +1,17 @@
 """The star schema: complete date spine, unique keys, foreign keys that always join, declared layouts."""
-import copy
 
-import duckdb
 import pyarrow.compute as pc
 import pytest
 
 import dbt_plotsim
 
-from .conftest import small_dict
+from .conftest import registered, small_dict
 
 
 @pytest.fixture(scope="module")
 def conn():
     tables = dbt_plotsim.generate(small_dict())
-    connection = duckdb.connect()
-    for name, table in tables.items():
-        connection.register(name, table)
+    connection = registered(tables)
     yield connection
     connection.close()
 

@@ -6,7 +6,6 @@ import copy
 from decimal import Decimal
 from types import SimpleNamespace
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -15,7 +14,14 @@ from scipy import stats
 import dbt_plotsim
 from dbt_plotsim import SpecError, load_spec
 from dbt_plotsim.engine.pipeline import start
-from dbt_plotsim.engine.transactions import TransactionsComponent, money, split_lines, timed_cells
+from dbt_plotsim.engine.transactions import (
+    TransactionsComponent,
+    money,
+    split_lines,
+    timed_cells,
+)
+
+from .conftest import registered
 
 BASE: dict = {
     "unit": "store",
@@ -51,9 +57,7 @@ def tables():
 
 @pytest.fixture(scope="module")
 def conn(tables):
-    connection = duckdb.connect()
-    for name, table in tables.items():
-        connection.register(name, table)
+    connection = registered(tables)
     yield connection
     connection.close()
 
