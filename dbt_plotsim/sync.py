@@ -19,6 +19,7 @@ from .engine.pipeline import start
 from .engine.tables import TRAJECTORY_TABLE
 from .errors import Problem, SpecError
 from .sources import SyntheticSource, resolve
+from .spec.schema import event_tables
 
 TAG = "plotsim"
 TABLE_LEVEL_KEY = ""  # in desired_tests: tests on the table itself, not on a column
@@ -99,13 +100,15 @@ def desired_tests(source: SyntheticSource, generation) -> dict[str, dict[str, li
             arguments["first_column"] = "first_date_key"
         if spec.terminal_event is not None:
             arguments["ended_column"] = "ended_date_key"
-        for table in entity_tables + [f"evt_{e.name}" for e in spec.events]:
+        for table in entity_tables + [table for table, _, _ in event_tables(spec)]:
             out.setdefault(table, {}).setdefault(TABLE_LEVEL_KEY, []).append(
                 _test("dbt_plotsim.within_lifetime", dict(arguments)))
-    for event in spec.events:
-        out[f"evt_{event.name}"] = {**out.get(f"evt_{event.name}", {}),
-            f"{event.name}_id": [_test("unique"), _test("not_null")],
+    for table, events, declared in event_tables(spec):
+        kind = {"event_type": [_test("not_null"), _test("accepted_values", {"values": _flow(list(events))})]}
+        out[table] = {**out.get(table, {}),
+            (f"{events[0]}_id" if declared is None else "event_id"): [_test("unique"), _test("not_null")],
             key: [_test("not_null"), _test("relationships", {"to": ref(dim_unit), "field": key})],
+            **({} if declared is None else kind),
             "date_key": [_test("not_null"), _test("relationships", {"to": ref("dim_date"), "field": "date_key"})],
             "occurred_at": [_test("dbt_plotsim.within_window", {
                 "start": str(spec.window.start), "end": str(plan.starts[-1] + (plan.period_days[-1] - 1))})],

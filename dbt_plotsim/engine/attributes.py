@@ -22,6 +22,7 @@ from ..errors import PlotsimError
 from .block import BlockValues, generate_block
 from .components import Component
 from .rng import ENTITY_BLOCK, name_key, stream
+from ..spec.schema import dim_of
 
 POOL_SIZE = 4000  # entries per Faker pool; names pair a first and a last name drawn separately
 FAMILY_NAME_FIRST = ("ja_JP", "zh_CN", "zh_TW", "ko_KR", "hu_HU", "vi_VN")
@@ -104,45 +105,87 @@ class ReferenceComponent(Component):
 # ----------------------------------------------------------------------------------------- attributes
 
 class AttributesComponent(Component):
-    """Columns of dim_<unit>: categories (or foreign keys to a reference table), numbers, dates, Faker text."""
+    """Columns of dim_<unit> (or of a declared 1:1 dimension, `tables.dims`): categories (or foreign keys to
+    a reference table), numbers, dates, Faker text."""
 
     def active(self, plan) -> bool:
         return bool(plan.spec.attributes)
 
-    def unit_fields(self, plan) -> list[pa.Field]:
-        fields = []
+    def _placed(self, plan) -> dict[str, list]:
+        """table -> its attributes, dim_<unit> first."""
+        where = dim_of(plan.spec)
+        out: dict[str, list] = {f"dim_{plan.spec.unit}": []}
+        out.update({t.name: [] for t in plan.spec.tables.dims})
         for attr in plan.spec.attributes:
-            kind = _arrow_type(attr)
-            text = " ".join(p for p in (_lead(attr.description), _describe(plan, attr)) if p)
-            if attr.pii:
-                text += f" {attr.pii if attr.pii.upper().startswith('PII') else 'PII: ' + attr.pii}"
-                text = text if text.endswith(".") else text + "."
-            fields.append(_field(attr.column, kind, text, nullable=False, pii=attr.pii))
-        return fields
+            out[where.get(attr.name, f"dim_{plan.spec.unit}")].append(attr)
+        return out
+
+    def unit_fields(self, plan) -> list[pa.Field]:
+        return [_attribute_field(plan, attr) for attr in self._placed(plan)[f"dim_{plan.spec.unit}"]]
+
+    def schemas(self, plan) -> dict[str, pa.Schema]:
+        unit = plan.spec.unit
+        out = {}
+        for table in plan.spec.tables.dims:
+            fields = [_field(f"{unit}_id", pa.int64(), f"Primary key, and foreign key to dim_{unit} (one row each).",
+                             nullable=False)]
+            fields += [_attribute_field(plan, attr) for attr in self._placed(plan)[table.name]]
+            out[table.name] = pa.schema(fields, metadata={"description": table.description or (
+                f"One row per {unit}: {', '.join(table.attributes)}, kept apart from dim_{unit}.")})
+        return out
 
     def unit_columns(self, plan, blocks: list[BlockValues]) -> dict[str, pa.Array]:
-        out = {}
-        for attr in plan.spec.attributes:
-            if attr.type in _rules().FAKER_TYPES:  # indices per block, strings once per chunk
-                out[attr.column] = _faker_values(plan, attr, blocks)
-            else:
-                out[attr.column] = pa.array(np.concatenate([_values(plan, attr, b) for b in blocks]), type=_arrow_type(attr))
-        return out
+        return _attribute_columns(plan, self._placed(plan)[f"dim_{plan.spec.unit}"], blocks)
+
+    def chunk_tables(self, plan, blocks, schemas, counters) -> dict[str, pa.Table]:
+        placed = self._placed(plan)
+        ids = pa.array(np.concatenate([b.ids for b in blocks]))
+        return {table.name: pa.Table.from_pydict({f"{plan.spec.unit}_id": ids,
+                                                  **_attribute_columns(plan, placed[table.name], blocks)},
+                                                 schema=schemas[table.name])
+                for table in plan.spec.tables.dims}
+
+    def row_estimate(self, plan, cells):
+        return {table.name: plan.entity_count for table in plan.spec.tables.dims}
 
     def tests(self, plan, ref):
         category_values = _rules().category_values
         spec = plan.spec
+        key, dim = f"{spec.unit}_id", f"dim_{spec.unit}"
         tables = {t.name: t for t in spec.reference}
-        columns = {}
-        for attr in spec.attributes:
-            tests = [("not_null", None)]
-            if attr.type == "category" and attr.references:
-                target = tables[attr.references]
-                tests.append(("relationships", {"to": ref(f"dim_{target.name}"), "field": target.key}))
-            elif attr.type == "category":
-                tests.append(("accepted_values", {"values": category_values(attr, tables)}))
-            columns[attr.column] = tests
-        return {f"dim_{spec.unit}": columns}
+        out = {}
+        for table, attributes in self._placed(plan).items():
+            columns = {} if table == dim else {key: [("unique", None), ("not_null", None),
+                                                     ("relationships", {"to": ref(dim), "field": key})]}
+            for attr in attributes:
+                tests = [("not_null", None)]
+                if attr.type == "category" and attr.references:
+                    target = tables[attr.references]
+                    tests.append(("relationships", {"to": ref(f"dim_{target.name}"), "field": target.key}))
+                elif attr.type == "category":
+                    tests.append(("accepted_values", {"values": category_values(attr, tables)}))
+                columns[attr.column] = tests
+            if columns:
+                out[table] = columns
+        return out
+
+
+def _attribute_field(plan, attr) -> pa.Field:
+    text = " ".join(p for p in (_lead(attr.description), _describe(plan, attr)) if p)
+    if attr.pii:
+        text += f" {attr.pii if attr.pii.upper().startswith('PII') else 'PII: ' + attr.pii}"
+        text = text if text.endswith(".") else text + "."
+    return _field(attr.column, _arrow_type(attr), text, nullable=False, pii=attr.pii)
+
+
+def _attribute_columns(plan, attributes, blocks: list[BlockValues]) -> dict[str, pa.Array]:
+    out = {}
+    for attr in attributes:
+        if attr.type in _rules().FAKER_TYPES:  # indices per block, strings once per chunk
+            out[attr.column] = _faker_values(plan, attr, blocks)
+        else:
+            out[attr.column] = pa.array(np.concatenate([_values(plan, attr, b) for b in blocks]), type=_arrow_type(attr))
+    return out
 
 
 def _arrow_type(attr) -> pa.DataType:

@@ -8,6 +8,7 @@ from typing import Iterator
 import pyarrow as pa
 
 from .block import generate_block
+from ..spec.schema import event_tables
 from .components import components
 from .estimates import active_cells, row_width
 from .plan import MEMORY_BUDGET, Plan, plan_for
@@ -81,8 +82,9 @@ def expected_rows(plan) -> dict[str, float]:
         counts[fact.name] = cells
     if spec.tables.trajectory:
         counts[TRAJECTORY_TABLE] = cells
-    for event in spec.events:  # a threshold event fires at most once per entity
-        counts[f"evt_{event.name}"] = cells * event.rate.mean if event.rate else plan.entity_count
+    by_name = {event.name: event for event in spec.events}
+    for table, events, _ in event_tables(spec):  # a threshold event fires at most once per entity
+        counts[table] = sum(cells * by_name[e].rate.mean if by_name[e].rate else plan.entity_count for e in events)
     for component in components(plan):
         counts.update(component.row_estimate(plan, cells))
     return counts

@@ -9,6 +9,7 @@ from .calendar import date_keys, period_ends
 from .components import components
 from .fanout import moments, next_ids
 from .plan import Plan
+from ..spec.schema import event_tables
 
 MONTH_NAMES = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
                "October", "November", "December"]
@@ -111,13 +112,23 @@ def schemas(plan: Plan) -> dict[str, pa.Schema]:
         names = ", ".join(plan.metric_names[m] for m in fact.metrics)
         description = fact.description or f"One row per {spec.unit} and {grain}: {names}."
         out[fact.name] = pa.schema(fields, metadata={"description": description})
-    for event in spec.events:
-        out[f"evt_{event.name}"] = pa.schema([
-            _field(f"{event.name}_id", pa.int64(), "Primary key of the event.", nullable=False),
-            _field(key, pa.int64(), f"Foreign key to {unit_table(plan)}.", nullable=False),
+    by_name = {event.name: event for event in spec.events}
+    for table, events, declared in event_tables(spec):
+        if declared is None:
+            event = by_name[events[0]]
+            head = [_field(f"{event.name}_id", pa.int64(), "Primary key of the event.", nullable=False),
+                    _field(key, pa.int64(), f"Foreign key to {unit_table(plan)}.", nullable=False)]
+            about = event.description or _describe_event(event, spec)
+        else:
+            head = [_field("event_id", pa.int64(), "Primary key of the event (in this table).", nullable=False),
+                    _field(key, pa.int64(), f"Foreign key to {unit_table(plan)}.", nullable=False),
+                    _field("event_type", pa.string(), f"Which event the row is: {', '.join(events)}.", nullable=False)]
+            about = declared.description or (f"One row per event of a {spec.unit}, by event_type: " + " ".join(
+                f"{name}: " + (by_name[name].description or _describe_event(by_name[name], spec)) for name in events))
+        out[table] = pa.schema(head + [
             _field("date_key", pa.int32(), "Foreign key to dim_date: the period of the event.", nullable=False),
             _field("occurred_at", pa.timestamp("s"), "When it happened, inside its period.", nullable=False),
-        ], metadata={"description": event.description or _describe_event(event, spec)})
+        ], metadata={"description": about})
     if spec.tables.trajectory:
         out[TRAJECTORY_TABLE] = pa.schema([
             _field(key, pa.int64(), f"Foreign key to {unit_table(plan)}.", nullable=False),
@@ -249,18 +260,22 @@ def chunk_tables(plan: Plan, schemas: dict[str, pa.Schema], blocks: list[BlockVa
             "archetype": cell_archetypes,
             "position": cell_positions,
         }, schema=schemas[TRAJECTORY_TABLE])
-    for event in spec.events:
-        name = f"evt_{event.name}"
-        rows = [b.events[event.name] for b in blocks]
-        entity = np.concatenate([r.entity for r in rows])
-        period = np.concatenate([r.period for r in rows]).astype(np.int64)
-        seconds = np.concatenate([r.seconds for r in rows])
-        out[name] = pa.Table.from_pydict({
-            f"{event.name}_id": next_ids(counters, name, len(entity)),
-            key: entity,
-            "date_key": keys_by_period[period],
-            "occurred_at": moments(plan, period, seconds),
-        }, schema=schemas[name])
+    for table, events, declared in event_tables(spec):
+        rows = [(kind, b.events[name]) for kind, name in enumerate(events) for b in blocks]
+        entity = np.concatenate([r.entity for _, r in rows])
+        period = np.concatenate([r.period for _, r in rows]).astype(np.int64)
+        seconds = np.concatenate([r.seconds for _, r in rows])
+        columns = {f"{events[0]}_id" if declared is None else "event_id": next_ids(counters, table, len(entity)),
+                   key: entity}
+        if declared is not None:  # several events: merge them by entity, then time, then declared order
+            kind = np.concatenate([np.full(len(r.entity), k, dtype=np.int64) for k, r in rows])
+            order = np.lexsort((kind, seconds, period, entity))
+            entity, period, seconds, kind = entity[order], period[order], seconds[order], kind[order]
+            columns[key] = entity
+            columns["event_type"] = pa.array(np.asarray(events, dtype=object)[kind], type=pa.string())
+        columns["date_key"] = keys_by_period[period]
+        columns["occurred_at"] = moments(plan, period, seconds)
+        out[table] = pa.Table.from_pydict(columns, schema=schemas[table])
     return out
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..errors import Problem
+from .schema import event_tables
 
 RESERVED_PREFIX = "_plotsim"
 
@@ -21,6 +22,8 @@ class Claim(NamedTuple):
 def table_claims(spec) -> list[Claim]:
     unit = spec.unit
     claims = [Claim("dim_date", "the date dimension", "unit"), Claim(f"dim_{unit}", f"the {unit} dimension", "unit")]
+    for table in getattr(getattr(spec, "tables", None), "dims", ()) or ():
+        claims.append(Claim(table.name, f"declared dimension {table.name}", f"tables.dims.{table.name}"))
     for table in getattr(spec, "reference", ()) or ():
         claims.append(Claim(f"dim_{table.name}", f"reference table {table.name}", f"reference.{table.name}"))
     tables = getattr(spec, "tables", None)
@@ -45,7 +48,9 @@ def table_claims(spec) -> list[Claim]:
     else:
         claims.extend(Claim(f"fct_{m.name}", f"the fact table of metric {m.name}", f"metrics.{m.name}")
                       for m in spec.metrics)
-    claims.extend(Claim(f"evt_{e.name}", f"event {e.name}", f"events.{e.name}") for e in getattr(spec, "events", ()) or ())
+    for table, events, declared in event_tables(spec):
+        claims.append(Claim(table, f"event table {table}", f"tables.events.{table}") if declared is not None
+                      else Claim(table, f"event {events[0]}", f"events.{events[0]}"))
     if tables is None or tables.trajectory:
         claims.append(Claim("trajectory", "the trajectory table", "tables.trajectory"))
     return claims

@@ -1,6 +1,8 @@
-"""Optional declaration of the tables: fact tables (which metrics go where) and bridge tables.
+"""Optional declaration of the tables: which metrics go in which fact table, which attributes in which
+dimension, which events in which event table, and bridge tables.
 
-Without `facts` each metric gets its own fact table. A bridge is a many-to-many table between the unit and
+Without `facts` each metric gets its own fact table `fct_<metric>`; without `dims` every attribute is a
+column of `dim_<unit>`; without `events` each event gets its own table `evt_<event>`. A bridge is a many-to-many table between the unit and
 a reference table (accounts and the features they use, patients and their diagnoses): each entity gets a
 number of distinct members that follows its trajectory, each added in the period its count first reached it.
 """
@@ -19,6 +21,22 @@ MAX_MEMBERS = 1000  # members an entity can have in one bridge
 class FactTable(StrictModel):
     name: Identifier
     metrics: tuple[Identifier, ...] = Field(min_length=1)
+    description: str | None = None
+
+
+class DimTable(StrictModel):
+    """A 1:1 extension of dim_<unit> holding some attributes (contact details kept apart, say)."""
+
+    name: Identifier
+    attributes: tuple[Identifier, ...] = Field(min_length=1)
+    description: str | None = None
+
+
+class EventTable(StrictModel):
+    """One table for several events, told apart by `event_type`."""
+
+    name: Identifier
+    events: tuple[Identifier, ...] = Field(min_length=1)
     description: str | None = None
 
 
@@ -50,8 +68,58 @@ class Bridge(StrictModel):
 
 class Tables(StrictModel):
     facts: tuple[FactTable, ...] | None = None
+    dims: tuple[DimTable, ...] = ()
+    events: tuple[EventTable, ...] = ()
     bridges: tuple[Bridge, ...] = ()
     trajectory: bool = Field(True, description="emit the ground-truth trajectory table")
+
+
+def event_tables(spec) -> list[tuple[str, tuple[str, ...], EventTable | None]]:
+    """(table, its events, its declaration or None for a default evt_<event>), in the order of the events."""
+    declared = {e: t for t in spec.tables.events for e in t.events}
+    out: list[tuple[str, tuple[str, ...], EventTable | None]] = []
+    for event in spec.events:
+        table = declared.get(event.name)
+        if table is None:
+            out.append((f"evt_{event.name}", (event.name,), None))
+        elif table.name not in [name for name, _, _ in out]:
+            out.append((table.name, tuple(table.events), table))
+    return out
+
+
+def dim_of(spec) -> dict[str, str]:
+    """attribute -> the declared dimension holding it (attributes not listed stay in dim_<unit>)."""
+    return {a: t.name for t in spec.tables.dims for a in t.attributes}
+
+
+def check_placement(spec) -> list:
+    """Declared dims and event tables: known attributes and events, each placed once."""
+    from collections import Counter
+
+    from ..errors import Problem
+    from .checks import suggest
+
+    problems: list[Problem] = []
+    tables = getattr(spec, "tables", None)
+    for section, items, known, kind in (
+        ("dims", getattr(tables, "dims", ()) or (), [a.name for a in getattr(spec, "attributes", ()) or ()], "attribute"),
+        ("events", getattr(tables, "events", ()) or (), [e.name for e in getattr(spec, "events", ()) or ()], "event"),
+    ):
+        placed: Counter[str] = Counter()
+        for name, count in Counter(t.name for t in items).items():
+            if count > 1:
+                problems.append(Problem(f"tables.{section}.{name}", "table name used more than once"))
+        for table in items:
+            key = "attributes" if section == "dims" else "events"
+            for name in getattr(table, key):
+                placed[name] += 1
+                if name not in known:
+                    problems.append(Problem(f"tables.{section}.{table.name}.{key}", (
+                        f"unknown {kind} '{name}'; {suggest(name, known) if known else f'no {kind}s are declared'}")))
+        for name, count in sorted(placed.items()):
+            if count > 1 and name in known:
+                problems.append(Problem(f"tables.{section}", f"{kind} '{name}' is in {count} tables; place it once"))
+    return problems
 
 
 def check_bridges(spec) -> list:
