@@ -26,17 +26,24 @@ echo "==> dbt deps"
 echo "==> dbt build --vars '{plotsim_generate: true}'"
 "$root/.venv/bin/dbt" build --vars '{plotsim_generate: true}'
 
-query="select lag_months, change_correlation, is_peak from marts.engagement_revenue_lag order by lag_months"
+query="select year(month_start) as year,
+       sum(new_mrr_usd)::bigint as new_mrr,
+       sum(expansion_mrr_usd)::bigint as expansion,
+       -sum(contraction_mrr_usd)::bigint as contraction,
+       -sum(churned_mrr_usd)::bigint as churned,
+       sum(closing_mrr_usd) filter (where month(month_start) = 12)::bigint as mrr_in_december
+from marts.mrr_movements group by 1 order by 1"
 cat <<EOF
 
 Done. The warehouse is $PLOTSIM_SAMPLE_DB
   raw_saas      synthetic source tables (written by dbt-plotsim)
-  staging       stg_ views
-  intermediate  int_account_months, int_account_lifecycle
-  marts         mrr_by_month_segment, cohort_retention, churn_vs_engagement, engagement_revenue_lag
+  staging       stg_ views, one per raw table
+  intermediate  int_accounts, int_account_months, int_account_activity_monthly, int_invoices
+  marts         mrr_movements, revenue_by_plan, cohort_retention, churn_vs_engagement,
+                engagement_revenue_lag, usage_by_engagement, stage_funnel
 
-Revenue follows usage 3 months later; query to try:
-  $query
+Where MRR came from and went, year by year (USD); query to try:
+$query
 
 EOF
 "$root/.venv/bin/python" - "$PLOTSIM_SAMPLE_DB" "$query" <<'EOF'

@@ -33,8 +33,7 @@ pairs as (
         driver.engagement,
         follower.mrr_usd
     from lags
-    join changes as driver
-        on true
+    cross join changes as driver
     join changes as follower
         on follower.account_id = driver.account_id
         and follower.month_index = driver.month_index + lags.lag_months

@@ -1,7 +1,16 @@
--- One row per account. The generator's ground-truth columns (archetype, start/end position) are left out:
--- the analytics must find the behaviour in the metrics, as they would with real data.
+-- One row per account, as the CRM knows it. Left out: the generator's ground truth (archetype, start and
+-- end position), the billing e-mail address (personal data; only its domain is kept), and ended_date_key
+-- (cancellations come from their own feed, stg_saas__cancellations; a test checks the two agree).
 select
     account_id,
     account_code,
-    segment
+    company_name,
+    split_part(billing_email, '@', 2) as billing_email_domain,
+    industry_id,
+    region,
+    employees::integer as employees,
+    segment,
+    signup_date,
+    {{ date_key_to_date('first_date_key') }} as arrival_month,
+    plan as current_plan_name
 from {{ source('saas', 'dim_account') }}
