@@ -7,6 +7,7 @@ Run from the repository root (with the package installed):
     python benchmarks/bench.py --workers 2          # threads generating blocks (passed to the writers)
     python benchmarks/bench.py --out /tmp/bench     # keep the outputs there (default: a temp dir, removed)
     python benchmarks/bench.py --writers parquet    # only one writer
+    python benchmarks/bench.py --template saas      # a bundled template's whole star schema, scaled to each size
 
 The spec is a realistic one: 36 monthly periods, 5 metrics of different types and families (score/beta,
 amount/lognormal with a range, count/poisson, amount/gamma, measure/weibull), six segments on built-in
@@ -23,7 +24,10 @@ so its peak RSS (getrusage ru_maxrss) belongs to that case alone. In the child:
 - `RSS load`: RSS after loading the spec (the baseline before writing), `peak RSS`: ru_maxrss of the child;
 - `output`: bytes on disk of the DuckDB file (+ WAL) or of the Parquet files (apparent sizes).
 
-After measuring, the child checks the row counts of the output against the expected ones.
+With `--template NAME` the spec is that bundled template with its segments scaled to each size: every
+table it declares (users, logins, invoices and lines, history, stages...), so `rows/s` is the figure to
+read. After measuring, the child checks the row counts of the output against the expected ones (exactly
+for the metric spec; for a template the output must have every table, none of them empty).
 """
 from __future__ import annotations
 
@@ -127,16 +131,29 @@ def _row_counts(writer: str, target: Path, tables: list[str]) -> dict[str, int]:
     return {t: pq.read_metadata(target / f"{t}.parquet").num_rows for t in tables}
 
 
-def run_case(writer: str, entities: int, out_dir: Path, workers: int) -> dict:
+def case_spec(entities: int, template: str | None):
+    """(spec, metric cells) of a case: the metric benchmark spec, or a template scaled to `entities`."""
+    import dbt_plotsim
+
+    if template is None:
+        return dbt_plotsim.load_spec(bench_spec(entities)), entities * PERIODS * METRICS
+    from dbt_plotsim import templates
+
+    raw = templates.load(template)
+    spec = dbt_plotsim.load_spec(raw, scale=entities / sum(s["count"] for s in raw["segments"]))
+    stream = dbt_plotsim.stream(spec)
+    return spec, spec.entity_count * stream.plan.periods * len(spec.metrics)
+
+
+def run_case(writer: str, entities: int, out_dir: Path, workers: int, template: str | None = None) -> dict:
     began = time.perf_counter()
     import dbt_plotsim
     import dbt_plotsim.engine.plan  # noqa: F401  (imported lazily by load_spec; keep it out of `load s`)
 
     import_s = time.perf_counter() - began
-    raw = bench_spec(entities)
 
     began = time.perf_counter()
-    spec = dbt_plotsim.load_spec(raw)
+    spec, cells = case_spec(entities, template)
     load_s = time.perf_counter() - began
     rss_load = _rss_now_mib()
 
@@ -159,13 +176,17 @@ def run_case(writer: str, entities: int, out_dir: Path, workers: int) -> dict:
 
     counts = _row_counts(writer, target, tables)
     expected = dbt_plotsim.stream(spec).row_counts()
-    wrong = {t: (counts.get(t), n) for t, n in expected.items() if counts.get(t) != n}
+    if template is None:
+        wrong = {t: (counts.get(t), n) for t, n in expected.items() if counts.get(t) != n}
+    else:
+        wrong = {t: (counts.get(t), "rows") for t in expected if not counts.get(t)}
+    rows = sum(counts.values())
     return {
-        "writer": writer, "entities": entities, "periods": PERIODS, "metrics": METRICS, "workers": workers,
-        "import_s": import_s, "load_s": load_s, "write_s": write_s,
-        "cells": entities * PERIODS * METRICS, "cells_per_s": entities * PERIODS * METRICS / write_s,
+        "writer": writer, "entities": spec.entity_count, "periods": PERIODS, "metrics": METRICS, "workers": workers,
+        "import_s": import_s, "load_s": load_s, "write_s": write_s, "rows_per_s": rows / write_s,
+        "cells": cells, "cells_per_s": cells / write_s,
         "rss_load_mib": rss_load, "peak_rss_mib": peak, "output_bytes": size,
-        "tables": len(tables), "rows": sum(counts.values()), "row_count_mismatch": wrong,
+        "tables": len(tables), "rows": rows, "row_count_mismatch": wrong,
     }
 
 
@@ -182,9 +203,9 @@ def _versions() -> list[tuple[str, str]]:
     return out
 
 
-def _child(writer: str, entities: int, out_dir: Path, workers: int) -> dict:
+def _child(writer: str, entities: int, out_dir: Path, workers: int, template: str | None) -> dict:
     cmd = [sys.executable, os.path.abspath(__file__), "--case", writer, str(entities),
-           "--out", str(out_dir), "--workers", str(workers)]
+           "--out", str(out_dir), "--workers", str(workers)] + (["--template", template] if template else [])
     done = subprocess.run(cmd, capture_output=True, text=True)
     for line in reversed(done.stdout.splitlines()):
         if line.startswith(RESULT_TAG):
@@ -207,8 +228,8 @@ def _rate(per_s: float) -> str:
 
 def _table(results: list[dict]) -> str:
     header = ["writer", "entities", "metric cells", "write s", "cells/s", "load s", "RSS load MiB",
-              "peak RSS MiB", "output", "rows"]
-    align = ["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:"]
+              "peak RSS MiB", "output", "rows", "rows/s"]
+    align = ["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:"]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
     for r in results:
         if "error" in r:
@@ -218,7 +239,7 @@ def _table(results: list[dict]) -> str:
         lines.append("| " + " | ".join([
             r["writer"], f"{r['entities']:,}", f"{r['cells']:,}", f"{r['write_s']:.2f}", _rate(r["cells_per_s"]),
             f"{r['load_s']:.2f}", f"{r['rss_load_mib']:,.0f}", f"{r['peak_rss_mib']:,.0f}",
-            _human_bytes(r["output_bytes"]), f"{r['rows']:,}",
+            _human_bytes(r["output_bytes"]), f"{r['rows']:,}", _rate(r["rows_per_s"]),
         ]) + " |")
     return "\n".join(lines)
 
@@ -262,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="writers to run, comma-separated (default: duckdb,parquet)")
     parser.add_argument("--workers", type=int, default=1, help="threads generating blocks (default: 1)")
     parser.add_argument("--out", default=None, help="directory for the outputs (default: a temp dir, removed)")
+    parser.add_argument("--template", default=None,
+                        help="benchmark a bundled template's whole star schema (saas, hr, ...) scaled to each size")
     parser.add_argument("--case", nargs=2, metavar=("WRITER", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -269,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         writer, entities = args.case[0], int(args.case[1])
         out_dir = Path(args.out or tempfile.mkdtemp(prefix="plotsim-bench-"))
         out_dir.mkdir(parents=True, exist_ok=True)
-        print(RESULT_TAG + json.dumps(run_case(writer, entities, out_dir, args.workers)), flush=True)
+        print(RESULT_TAG + json.dumps(run_case(writer, entities, out_dir, args.workers, args.template)), flush=True)
         return 0
 
     own_out = args.out is None
@@ -278,8 +301,11 @@ def main(argv: list[str] | None = None) -> int:
     print("# dbt-plotsim writer benchmark\n")
     for name, version in _versions():
         print(f"- {name}: {version}")
-    print(f"- spec: {PERIODS} monthly periods x {METRICS} metrics, {len(SEGMENTS)} segments, 3 correlations, "
-          f"2 lags, noise gaussian 0.05 / outliers 0.002 / missing 0.01; workers={args.workers}")
+    if args.template:
+        print(f"- spec: bundled template '{args.template}', segments scaled to each size; workers={args.workers}")
+    else:
+        print(f"- spec: {PERIODS} monthly periods x {METRICS} metrics, {len(SEGMENTS)} segments, 3 correlations, "
+              f"2 lags, noise gaussian 0.05 / outliers 0.002 / missing 0.01; workers={args.workers}")
     print(f"- output dir: {out_dir}{' (temporary)' if own_out else ''}\n", flush=True)
 
     results = []
@@ -287,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         for entities in args.sizes:
             for writer in args.writers:
                 print(f"running {writer} x {entities:,} entities ...", file=sys.stderr, flush=True)
-                result = _child(writer, entities, out_dir, args.workers)
+                result = _child(writer, entities, out_dir, args.workers, args.template)
                 if "error" not in result and result["row_count_mismatch"]:
                     result["error"] = f"row counts differ (got, expected): {result['row_count_mismatch']}"
                 results.append(result)
@@ -301,8 +327,9 @@ def main(argv: list[str] | None = None) -> int:
     print(_load_table(results) + "\n")
     print("## Writers\n")
     print(_table(results))
-    print("\nmetric cells = entities x 36 periods x 5 metrics; cells/s uses `write s` (the writer call alone, "
-          "after load_spec); peak RSS is the child's ru_maxrss; output is bytes on disk (apparent size).")
+    print("\nmetric cells = entities x periods x metrics; cells/s and rows/s (rows of every table) use `write s` "
+          "(the writer call alone, after load_spec); peak RSS is the child's ru_maxrss; output is bytes on disk "
+          "(apparent size).")
     return 1 if any("error" in r for r in results) else 0
 
 
