@@ -174,7 +174,7 @@ def sync_source(node: CommentedMap, source: SyntheticSource) -> None:
         _drop_stale(columns, set(schema.names))
         _sync_tests(table, tests[table_name].get(TABLE_LEVEL_KEY, []))
     stale_tables = [t for t in tables if isinstance(t, dict) and t.get("name") not in generated
-                    and _looks_generated(str(t.get("name", "")))]
+                    and (_looks_generated(str(t.get("name", ""))) or _holds_managed(t))]
     for table in stale_tables:  # tables this spec no longer makes: drop what was ours, keep what is yours
         _drop_stale(table.get("columns") or [], set())
         if not table.get("columns") and "columns" in table:
@@ -196,6 +196,13 @@ def _drop_stale(entries: list, current: set) -> None:
             _strip(entry)
             if set(entry) <= {"name"}:
                 entries.remove(entry)
+
+
+def _holds_managed(table: CommentedMap) -> bool:
+    """Whether a table entry carries tests this command wrote (a declared table the spec no longer makes)."""
+    columns = [c for c in table.get("columns") or [] if isinstance(c, dict)]
+    return any(_is_managed(test) for entry in [table, *columns]
+               for test in (entry.get("data_tests") or entry.get("tests") or []))
 
 
 def _looks_generated(name: str) -> bool:

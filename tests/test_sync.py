@@ -80,6 +80,22 @@ def test_removed_metric_drops_its_managed_parts_only():
     assert tables["fct_mrr"]["columns"] == [{"name": "mrr", "data_tests": [{"not_null": {"config": {"severity": "warn"}}}]}]
 
 
+def test_removed_declared_table_drops_its_managed_parts():
+    data = yaml.safe_load(_synced())
+    spec = data["sources"][0]["config"]["meta"]["synthetic"]
+    spec["reference"] = [{"name": "feature", "rows": [{"feature": "api"}, {"feature": "sso"}, {"feature": "audit"}]}]
+    spec.setdefault("tables", {})["bridges"] = [{"reference": "feature", "name": "company_features",
+                                                 "per_entity": {"min": 1, "max": 3}}]
+    with_bridge = sync_text(yaml.safe_dump(data, sort_keys=False), "x", HERE)[0]
+    bridge = _tables(with_bridge)["company_features"]
+    assert "dbt_plotsim.unique_combination" in [next(iter(t)) for t in bridge["data_tests"]]
+    data = yaml.safe_load(with_bridge)
+    del data["sources"][0]["config"]["meta"]["synthetic"]["tables"]["bridges"]
+    tables = _tables(sync_text(yaml.safe_dump(data, sort_keys=False), "x", HERE)[0])
+    assert "company_features" not in tables  # not a fct_/dim_/evt_ name, but every part of it was ours
+    assert tables["my_extra_table"] == {"name": "my_extra_table", "description": "not generated, not touched"}
+
+
 def test_keep_description_flag(tmp_path):
     data = yaml.safe_load(INPUT.read_text())
     data["sources"][0]["tables"][0]["description"] = "my words"
