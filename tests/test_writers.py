@@ -7,6 +7,7 @@ import duckdb
 import pytest
 
 import dbt_plotsim
+from dbt_plotsim import templates
 from dbt_plotsim.errors import WriteError
 from dbt_plotsim.writers.duckdb import write_duckdb as write_generation_duckdb
 from dbt_plotsim.writers.parquet import write_parquet as write_generation_parquet
@@ -99,3 +100,26 @@ def test_tables_carry_descriptions(tmp_path):
             "select comment from duckdb_columns() where table_name = 'fct_mrr' and column_name = 'mrr'"
         ).fetchone()[0]
     assert "follows engagement by 2 months" in comment
+
+
+def test_tables_filled_in_one_transaction_read_back_in_the_same_connection():
+    # more than one DuckDB row group (122,880 rows) per insert: what the saas template's logins need
+    spec = dbt_plotsim.load_spec(templates.load("saas"), scale=0.1)
+    expected = {name: table.num_rows for name, table in dbt_plotsim.generate(spec).items()}
+    assert expected["evt_user_login"] > 122_880
+    with duckdb.connect(":memory:") as conn:
+        dbt_plotsim.write_duckdb(spec, conn, "raw")
+        counts = {name: conn.execute(f'select count(*) from raw."{name}"').fetchall()[0][0] for name in expected}
+        assert counts == expected
+        assert conn.execute("select count(*) from raw.evt_user_login join raw.dim_user using (user_id)").fetchall() \
+            == [(expected["evt_user_login"],)]
+
+
+def test_column_types_follow_arrow(tmp_path):
+    spec = dbt_plotsim.load_spec(templates.load("saas"), scale=0.01)
+    with duckdb.connect(":memory:") as conn:
+        dbt_plotsim.write_duckdb(spec, conn, "raw")
+        types = dict(conn.execute("select column_name, data_type from information_schema.columns "
+                                  "where table_name = 'fct_invoice'").fetchall())
+    assert types == {"invoice_id": "BIGINT", "account_id": "BIGINT", "date_key": "INTEGER",
+                     "occurred_at": "TIMESTAMP_S", "amount": "DECIMAL(18,2)"}

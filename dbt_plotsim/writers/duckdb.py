@@ -68,10 +68,14 @@ def _create(conn, schema: str, name: str, arrow_schema) -> None:
     ).fetchall()
     if kind and kind[0][0] == "VIEW":  # an earlier Parquet run left a view of this name
         conn.execute(f"drop view {qualified}")
-    empty = arrow_schema.empty_table()
-    conn.register("_plotsim_empty", empty)
-    conn.execute(f"CREATE OR REPLACE TABLE {qualified} AS SELECT * FROM _plotsim_empty")
+    # Column types as DuckDB reads them from Arrow, then a plain CREATE TABLE: with DuckDB 2.0, a table made
+    # by CREATE TABLE AS from an empty Arrow table and filled in the same transaction could read as empty
+    # in that process once an insert passed one row group (122,880 rows).
+    conn.register("_plotsim_empty", arrow_schema.empty_table())
+    columns = conn.execute("DESCRIBE SELECT * FROM _plotsim_empty").fetchall()
     conn.unregister("_plotsim_empty")
+    definition = ", ".join(f"{quote(column)} {kind}" for column, kind, *_ in columns)
+    conn.execute(f"CREATE OR REPLACE TABLE {qualified} ({definition})")
     described = (arrow_schema.metadata or {}).get(b"description")
     if described:
         conn.execute(f"COMMENT ON TABLE {qualified} IS {_literal(described.decode())}")
