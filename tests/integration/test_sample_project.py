@@ -116,7 +116,8 @@ def test_mrr_bridge_welcomes_every_account_and_loses_every_cancellation(sample_d
 
 
 def test_every_login_is_counted(sample_db):
-    """Guards the read-after-write problem the sample's `checkpoint` hook works around (see dbt_project.yml)."""
+    """Every raw login reaches the models, in the same dbt run that generated them (the DuckDB writer's
+    large single-transaction tables read back complete)."""
     db = sample_db["path"]
     (raw,), = query(db, "select count(*) from raw_saas.evt_user_login")
     (counted,), = query(db, "select sum(logins) from intermediate.int_account_months")
