@@ -40,10 +40,20 @@ def _flow(items: list) -> CommentedSeq:
     return seq
 
 
+def _compact(value: Any) -> Any:
+    """Lists of scalars in flow style ([trial, active]); a list of them one per line."""
+    if isinstance(value, (list, tuple)) and not isinstance(value, CommentedSeq):
+        items = [_compact(v) for v in value]
+        return _flow(items) if all(not isinstance(v, (list, dict)) for v in items) else CommentedSeq(items)
+    if isinstance(value, dict) and not isinstance(value, CommentedMap):
+        return CommentedMap({k: _compact(v) for k, v in value.items()})
+    return value
+
+
 def _test(name: str, arguments: dict | None = None) -> CommentedMap:
     body = CommentedMap()
     if arguments:
-        body["arguments"] = CommentedMap(arguments)
+        body["arguments"] = CommentedMap({key: _compact(value) for key, value in arguments.items()})
     body["config"] = CommentedMap(tags=_flow([TAG]))
     return CommentedMap({name: body})
 
