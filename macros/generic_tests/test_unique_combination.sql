@@ -1,6 +1,7 @@
 {#
-  No two rows share the same values in `columns`: the composite primary key of a bridge table (one row per
-  entity and member) or of any table keyed by several columns. Nulls count as values here.
+  The columns together identify a row: no combination appears twice and none has a null part. The
+  composite primary key of a bridge table (one row per entity and member) or of any table keyed by
+  several columns (an account-month grain).
 
     - name: bridge_account_feature
       data_tests:
@@ -8,7 +9,7 @@
             arguments:
               columns: [account_id, feature_id]
 
-  Failing rows: one per repeated combination: its columns and n_rows.
+  Failing rows: one per repeated or incomplete combination: its columns and n_rows.
 #}
 {% test unique_combination(model, columns) %}
   {{ return(adapter.dispatch('unique_combination', 'dbt_plotsim')(model, columns)) }}
@@ -24,4 +25,5 @@ select
 from {{ model }}
 group by {{ columns | join(', ') }}
 having count(*) > 1
+  {%- for column in columns %} or {{ column }} is null{% endfor %}
 {% endmacro %}
