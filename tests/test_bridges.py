@@ -143,6 +143,10 @@ def test_generic_tests_pass_on_generated_rows_and_fail_on_broken_ones(conn):
                  "union all select * from bridge_account_feature where account_id = 7")
     assert len(rows(conn, combination.replace("bridge_account_feature", "broken"))) > 0
     assert [r[0] for r in rows(conn, sums.replace("bridge_account_feature", "broken"))] == [7]
+    conn.execute("create temp view incomplete as select account_id, case when account_id = 9 then null "
+                 "else feature_id end as feature_id from bridge_account_feature where account_id in (8, 9)")
+    incomplete = rows(conn, combination.replace("bridge_account_feature", "incomplete"))
+    assert {r[0] for r in incomplete} == {9}  # a null part of the key fails too
     with pytest.raises(ValueError, match="as a list"):
         render("unique_combination", model="m", columns="account_id")
 
