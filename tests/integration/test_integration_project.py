@@ -2,7 +2,8 @@
 
 One module setup: `dbt deps` + `run-operation generate_synthetic --args {force: true}` + one
 `dbt build --exclude tag:expected_failure`; the other checks reuse that warehouse. A hook build on a second
-file and a one-source project in tmp (bad spec, no plugin) re-parse; about 75 s of CPU in all.
+file and a one-source project in tmp (bad spec, no plugin) re-parse; about 45 s. Then the templates project
+(integration_tests/templates: every bundled template with its synced tests) in one hook build, about 35 s.
 """
 from __future__ import annotations
 
@@ -191,3 +192,43 @@ def test_profile_without_plugin_says_what_to_add(dbt, log, small_project):
     message = f"{result.exception or ''}\n{log.text()}"
     assert "dbt_plotsim.plugin" in message and "profiles.yml" in message, message
     assert "target 'no_plugin'" in message
+
+
+# ------------------------------------------------------------------ every bundled template (integration_tests/templates)
+
+TEMPLATES_PROJECT = PROJECT / "templates"
+
+
+def declared_tests(sources_yaml) -> dict[str, int]:
+    """Data tests per source in a sources YAML (table-level and column-level)."""
+    counts = {}
+    for source in yaml.safe_load(sources_yaml.read_text())["sources"]:
+        tables = source.get("tables") or []
+        counts[source["name"]] = sum(len(entry.get("data_tests") or [])
+                                     for table in tables for entry in [table, *(table.get("columns") or [])])
+    return counts
+
+
+def test_every_template_builds_with_its_synced_tests(dbt, warehouse, log, tmp_path_factory):
+    """Each bundled template but saas (the `saas` source above), generated at half size by the on-run-start
+    hook and built with exactly the tests sync-sources wrote for it: one dbt invocation."""
+    from dbt_plotsim import templates
+
+    set_env("PLOTSIM_TEMPLATES_DB", str(warehouse / "templates.duckdb"))
+    target = tmp_path_factory.mktemp("templates_target")
+    expected = declared_tests(TEMPLATES_PROJECT / "models" / "sources.yml")
+    assert set(expected) == {f"tpl_{name}" for name in templates.names() if name != "saas"}  # a new one needs a source
+    assert min(expected.values()) >= 90
+
+    assert dbt(TEMPLATES_PROJECT, "deps").success
+    log.lines.clear()
+    build = dbt(TEMPLATES_PROJECT, "build", "--target-path", str(target), "--log-path", str(target),
+                vars={"plotsim_generate": True})
+    assert build.success, failures(build) or build.exception or log.text()
+    assert log.text().count("OK synthetic source") == len(expected), log.text()
+    tests = [r for r in build.result.results if r.node.resource_type == "test"]
+    assert [(r.node.name, str(r.status)) for r in tests if str(r.status) != "pass"] == []
+    ran = {name: 0 for name in expected}
+    for r in tests:
+        ran[r.node.sources[0][0]] += 1  # every test is on one source
+    assert ran == expected
