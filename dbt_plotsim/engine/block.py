@@ -85,11 +85,12 @@ def generate_block(plan: Plan, seg: SegmentPlan, block: int) -> BlockValues:
         if m not in plan.lags:
             latent[m] = own * scale
             continue
-        # z_m[t] = (w z_d[t - shift] + (1 - w) y_m[t]) / sigma; the first lead cells have no driver value,
+        # z_m[t] = (s w z_d[t - shift] + (1 - w) y_m[t]) / sigma; the first lead cells have no driver value,
         # and the lead is deep enough that no window cell ever needs them
         driver, shift, weight = plan.lags[m]
+        sign = load.sign * plan.model.loads[driver].sign  # opposite polarities: the follower moves against
         z = own * ((1.0 - weight) * scale)
-        z[:, shift:] += (weight * scale) * latent[driver][:, :-shift]
+        z[:, shift:] += (sign * weight * scale) * latent[driver][:, :-shift]
         latent[m] = z
     del noise
 

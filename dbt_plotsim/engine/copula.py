@@ -3,7 +3,8 @@
 Each metric m has an own latent   y_m = s_m rho_m T + sqrt(1 - rho_m^2) e_m   (T: trajectory score,
 e: per-cell variation, an AR(1) over periods with persistence phi, correlated across metrics by C, so
 Cov(e_k[t], e_j[t - h]) = C[k, j] phi^h). A lagged metric blends its driver's realized latent,
-N periods back, with its own:   z_m[t] = (w z_d[t - N] + (1 - w) y_m[t]) / sigma_m.   Every z_m is thus a
+N periods back, with its own:   z_m[t] = (s_m s_d w z_d[t - N] + (1 - w) y_m[t]) / sigma_m   (against the
+driver when their polarities differ).   Every z_m is thus a
 linear combination of y_k at period offsets, so pooled covariances are linear in the entries of C once
 the normalizers sigma are fixed; the declared output correlations become a linear system for C, solved
 with sigma updated until both agree.
@@ -87,8 +88,9 @@ class LatentModel:
             raw: Terms = {}
             if m in lags:
                 d, n, w = lags[m]
+                sign = loads[m].sign * loads[d].sign  # a follower of opposite polarity moves against its driver
                 for (k, off), c in terms[d].items():
-                    raw[(k, off + n)] = raw.get((k, off + n), 0.0) + w * c
+                    raw[(k, off + n)] = raw.get((k, off + n), 0.0) + sign * w * c
                 raw[(m, 0)] = raw.get((m, 0), 0.0) + (1.0 - w)
             else:
                 raw[(m, 0)] = 1.0

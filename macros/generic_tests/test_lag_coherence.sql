@@ -1,7 +1,8 @@
 {#
   The follower (the tested column) trails the driver by the declared lag: within each entity, ordered by
   `period`, the pooled correlation of the follower's period-to-period change at t with the driver's change
-  at t - k, for k = 0 .. max_lag, is highest at k = lag and at least min_strength there.
+  at t - k, for k = 0 .. max_lag, is highest at k = lag and at least min_strength there, in absolute value
+  (a follower of opposite polarity, such as tickets after engagement, moves against its driver).
   Without `lag`, it is read from <model's database>.<model's schema>._plotsim_relations (kind 'lag'), or,
   when the model's schema has none, from driver_model's schema. A chain (seats follows mrr by 1, mrr follows
   engagement by 3) gives the sum: seats trails engagement by 4.
@@ -112,7 +113,7 @@ changes as (
 
 profile as (
     {% for k in range(0, max_lag + 1) %}
-    select {{ k }} as lag_periods, corr(follower.follower_change, driver.driver_change) as r
+    select {{ k }} as lag_periods, abs(corr(follower.follower_change, driver.driver_change)) as r
     from changes as follower
     inner join changes as driver
         on follower.entity_id = driver.entity_id and follower.period_number = driver.period_number + {{ k }}

@@ -50,3 +50,16 @@ def test_the_check_can_fail():
     spec = medium_spec(metrics, correlations=[{"between": ["engagement", "mrr"], "r": 0.6}])
     tables = generate(spec)
     assert int(np.argmax(lag_profile(_series(tables, "engagement", 24), _series(tables, "mrr", 24), 8))) == 0
+
+
+def test_follower_of_opposite_polarity_moves_against_its_driver():
+    """Tickets (negative polarity) follow engagement by 2: they fall two periods after engagement rises."""
+    metrics = [{"name": "engagement", "type": "score"},
+               {"name": "tickets", "type": "count", "mean": 6, "polarity": "negative"}]
+    spec = medium_spec(metrics, lags=[{"metric": "tickets", "follows": "engagement", "periods": 2, "weight": 0.6}])
+    tables = generate(spec)
+    profile = lag_profile(_series(tables, "engagement", 24), _series(tables, "tickets", 24), 8)
+    assert int(np.argmin(profile)) == 2 and profile[2] < -0.2
+    assert max(profile) < 0.1  # no positive echo at any lag
+    levels = np.corrcoef(_series(tables, "engagement", 24)[:, :-2].ravel(), _series(tables, "tickets", 24)[:, 2:].ravel())
+    assert levels[0, 1] < -0.3  # levels too: high engagement, few tickets two periods later
