@@ -143,3 +143,15 @@ def test_validation(edit, path, fragment):
     spec = copy.deepcopy(BASE)
     edit(spec)
     assert_problem(spec, path, fragment)
+
+
+def test_threshold_event_listed_before_the_terminal_one_stops_at_the_end():
+    spec = copy.deepcopy(BASE)
+    spec["events"].insert(0, {"name": "slump", "when": {"metric": "spend", "below": 40, "for": 2}})
+    tables = dbt_plotsim.generate(spec)
+    with registered(tables) as conn:
+        late = conn.execute("""select count(*) from evt_slump s join dim_customer d using (customer_id)
+                               where d.ended_date_key is not null and s.date_key > d.ended_date_key""").fetchall()
+        fired = conn.execute("select count(*) from evt_slump").fetchall()
+    assert late == [(0,)] and fired[0][0] > 0
+    assert tables["evt_churn"].equals(dbt_plotsim.generate(BASE)["evt_churn"])  # the order changes nothing else

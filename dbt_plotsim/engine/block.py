@@ -129,7 +129,8 @@ def _events(plan: Plan, seg: SegmentPlan, block: int, ids, window, values, activ
     """Threshold events first (a terminal one closes the entity's activity), then rate-driven ones."""
     spec = plan.spec
     out: dict[str, EventRows] = {}
-    for event in spec.events:
+    # the terminal event first: it closes the entity's activity for every other event, whatever the order
+    for event in sorted(spec.events, key=lambda e: not e.terminal):
         if event.when is None:
             continue
         rng = stream(spec.seed, "event", event.name, seg.name, block)
