@@ -118,6 +118,15 @@ def test_adding_a_bridge_changes_no_other_table(tables):
     assert all(other[name].equals(tables[name]) for name in other)
 
 
+def test_negative_polarity_gives_more_members_to_declining_entities():
+    data = spec_with(per_entity={"min": 1, "max": 6, "polarity": "negative"})
+    with registered(dbt_plotsim.generate(data)) as conn:
+        (corr,), = conn.execute("""
+            select corr(n, low) from (select account_id, count(*) as n from bridge_account_feature group by 1)
+            join (select account_id, 1 - min(position) as low from trajectory group by 1) using (account_id)""").fetchall()
+    assert corr > 0.9
+
+
 def test_named_bridge_and_default_weights():
     data = spec_with(name="account_features", weights=None, per_entity={"min": 0, "max": 8})
     table = dbt_plotsim.generate(data)["account_features"]

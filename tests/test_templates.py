@@ -12,6 +12,7 @@ import pytest
 import dbt_plotsim
 from dbt_plotsim import load_spec, templates
 from dbt_plotsim.sources import project_root, resolve
+from dbt_plotsim.spec.schema import event_tables
 from dbt_plotsim.sync import sync_text
 
 from .integration.conftest import ROOT
@@ -69,6 +70,18 @@ def test_uses_every_part_of_the_star_schema(name):
     assert templates.describe(name)  # the opening comment says what story it tells
 
 
+def test_the_templates_between_them_show_the_declared_schema():
+    """Bridges, reference keys on transactions and lines, declared dimensions and event tables: each used by
+    at least one template, so each reaches the dbt build of the templates."""
+    specs = [load_spec(templates.load(name)) for name in NAMES]
+    assert any(spec.tables.bridges for spec in specs)
+    assert any(b.per_entity.polarity == "negative" for spec in specs for b in spec.tables.bridges)
+    assert any(tx.references for spec in specs for tx in spec.transactions)
+    assert any(tx.lines and tx.lines.references for spec in specs for tx in spec.transactions)
+    assert any(spec.tables.dims for spec in specs) and any(spec.tables.events for spec in specs)
+    assert any(spec.tables.facts for spec in specs)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_every_table_and_column_is_described(name):
     _, tables, _ = generated(name)
@@ -119,14 +132,15 @@ def test_no_rows_outside_an_entitys_lifetime(name):
     for table, data in tables.items():
         if table == f"dim_{unit}" or key not in data.column_names:
             continue
-        for column in ("date_key", "created_date_key"):
+        for column in ("date_key", "created_date_key", "added_date_key"):
             if column in data.column_names:
                 periods[table] = f"t.{column}"
         if "valid_from" in data.column_names:
             periods[table] = "cast(strftime(t.valid_from, '%Y%m%d') as integer)"
     lines = {f"fct_{tx.name}_line": f"fct_{tx.name}" for tx in spec.transactions if tx.lines}
     expected = {f"dim_{c.name}" for c in spec.children} | {f"fct_{tx.name}" for tx in spec.transactions} \
-        | {f"evt_{e.name}" for e in spec.events} | {f"fct_{unit}_stage", f"dim_{unit}_{spec.history[0].attribute}_history"}
+        | {table for table, _, _ in event_tables(spec)} | {b.table(unit) for b in spec.tables.bridges} \
+        | {f"fct_{unit}_stage", f"dim_{unit}_{spec.history[0].attribute}_history"}
     assert expected <= set(periods), expected - set(periods)
     for table, period in periods.items():
         outside = conn.execute(f"""

@@ -54,6 +54,7 @@ class BridgesComponent(Component):
         for bridge, table in self._tables(plan):
             low, high = bridge.per_entity.min, bridge.per_entity.max
             chosen = "weighted by the declared weights" if bridge.weights is not None else "equally likely"
+            where = "higher" if bridge.per_entity.polarity == "positive" else "lower"
             out[bridge.table(unit)] = pa.schema([
                 field(f"{unit}_id", pa.int64(), f"Foreign key to dim_{unit}."),
                 field(table.key, pa.int64(), f"Foreign key to dim_{table.name}."),
@@ -65,7 +66,7 @@ class BridgesComponent(Component):
             ], metadata={"description": bridge.description or (
                 f"Bridge between dim_{unit} and dim_{table.name}: one row per {unit} and {table.name}. "
                 f"Each {unit} has {low} to {high} distinct {table.name}s ({chosen}), more where its trajectory is "
-                "higher; members are added over time and never removed.")})
+                f"{where}; members are added over time and never removed.")})
         return out
 
     def chunk_tables(self, plan, blocks, schemas, counters) -> dict[str, pa.Table]:
@@ -83,9 +84,12 @@ class BridgesComponent(Component):
         return out
 
     def row_estimate(self, plan, cells):
-        position = mean_position(plan)
-        return {bridge.table(plan.spec.unit): plan.entity_count * (bridge.per_entity.min + (
-            bridge.per_entity.max - bridge.per_entity.min) * position) for bridge in plan.spec.tables.bridges}
+        out = {}
+        for bridge in plan.spec.tables.bridges:
+            members = bridge.per_entity
+            position = mean_position(plan) if members.polarity == "positive" else 1.0 - mean_position(plan)
+            out[bridge.table(plan.spec.unit)] = plan.entity_count * (members.min + (members.max - members.min) * position)
+        return out
 
     def tests(self, plan, ref) -> dict[str, dict[str, list]]:
         from .fanout import uses_lifetime

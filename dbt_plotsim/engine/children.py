@@ -49,7 +49,8 @@ def parent_counts(plan, per, block: BlockValues) -> np.ndarray:
     """(n, P) count per parent and period under a per-parent rule (min, max, follows, removals): 0 before
     arrival, held after the end. Serves sub-entities and bridge members."""
     if per.follows == "trajectory":
-        raw = np.floor(per.min + (per.max - per.min) * block.positions + 0.5)
+        position = 1.0 - block.positions if getattr(per, "polarity", "positive") == "negative" else block.positions
+        raw = np.floor(per.min + (per.max - per.min) * position + 0.5)
     else:
         value = block.values[plan.metric_names.index(per.follows)]
         raw = np.clip(np.floor(value + 0.5), per.min, np.inf if per.max is None else per.max)

@@ -8,7 +8,7 @@ number of distinct members that follows its trajectory, each added in the period
 """
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -41,10 +41,13 @@ class EventTable(StrictModel):
 
 
 class Members(StrictModel):
-    """Members per entity: `min` at trajectory position 0 to `max` at position 1, never falling."""
+    """Members per entity: `min` at trajectory position 0 to `max` at position 1 (the other way round with
+    polarity negative), never falling."""
 
     min: int = Field(1, description="members at position 0")
     max: int = Field(description="members at position 1; at most the reference table's rows")
+    polarity: Literal["positive", "negative"] = Field("positive", description="negative: more members as the "
+                                                      "trajectory falls (diagnoses of a declining patient)")
 
     follows: ClassVar[str] = "trajectory"  # the per-parent rule of sub-entity counts, fixed for members
     removals: ClassVar[bool] = False
