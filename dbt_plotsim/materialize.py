@@ -63,7 +63,7 @@ def materialize(source: SyntheticSource, conn: duckdb.DuckDBPyConnection, *, for
 
     def record(connection: duckdb.DuckDBPyConnection) -> None:
         _record_state(connection, source, digest, tables, sum(generation.written.values()))
-        _record_relations(connection, source)
+        _record_relations(connection, source, generation.plan)
 
     if source.output == "parquet":
         paths = write_parquet(generation, source.path, {"spec_hash": digest, "seed": source.spec.seed,
@@ -118,11 +118,13 @@ def _record_state(conn, source: SyntheticSource, digest: str, tables: list[str],
     )
 
 
-def _record_relations(conn, source: SyntheticSource) -> None:
+def _record_relations(conn, source: SyntheticSource, plan) -> None:
     s = quote(source.schema)
     spec = source.spec
     conn.execute(f"delete from {s}.{RELATIONS_TABLE} where source_name = ?", [source.name])
-    rows = [(source.name, "lag", lag.metric, lag.follows, float(lag.periods), lag.weight) for lag in spec.lags]
+    index = {name: i for i, name in enumerate(plan.metric_names)}
+    rows = [(source.name, "lag", lag.metric, lag.follows, float(lag.periods), plan.lags[index[lag.metric]][2])
+            for lag in spec.lags]
     rows += [(source.name, "correlation", c.between[0], c.between[1], c.r, None) for c in spec.correlations]
     if rows:
         conn.executemany(f"insert into {s}.{RELATIONS_TABLE} values (?, ?, ?, ?, ?, ?)", rows)

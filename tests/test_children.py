@@ -131,7 +131,7 @@ def test_alive_count_equals_the_trajectory_count_exactly(conn):
     cells, exact = one(conn, f"""
         select count(*), count(*) filter (where alive = cast(floor(1 + 39 * position + 0.5) as integer))
         from ({_alive(conn, 'user')})""")
-    assert cells == exact and cells > 5000
+    assert cells == exact and cells > 4000
 
 
 def test_growing_parents_end_with_more_children(conn):
@@ -162,7 +162,7 @@ def test_without_removals_the_count_is_the_running_max_of_the_metric(conn):
         select count(*), count(*) filter (where running = (
             select count(*) from dim_seat c where c.account_id = held.account_id and c.created_date_key <= held.date_key))
         from held""")
-    assert cells == exact and cells > 5000
+    assert cells == exact and cells > 4000
 
 
 def test_login_rate_follows_engagement(conn):

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.signal import lfilter
-from scipy.special import ndtri
 
 from .arrivals import draw_arrivals
 from .events import EventRows, condition_values, fire_rows, first_sustained, rate_rows
@@ -17,7 +16,7 @@ from .fanout import rate_for
 from .plan import Plan, SegmentPlan
 from .positions import active_mask, block_positions
 from .rng import ENTITY_BLOCK, stream
-from .seasonality import seasonal_factor
+from .values import jittered, metric_values, missing_cells
 
 
 @dataclass(frozen=True)
@@ -55,12 +54,12 @@ def _persistent(window: np.ndarray, lead: np.ndarray, phi: float) -> np.ndarray:
     return np.concatenate([back[:, ::-1], forward], axis=1)
 
 
-def generate_block(plan: Plan, seg: SegmentPlan, block: int) -> BlockValues:
+def block_latent(plan: Plan, seg: SegmentPlan, block: int, n: int):
+    """Arrival, positions (with the lead) and each metric's latent (n, lead + P) for n entities of a block."""
     spec = plan.spec
     seed = spec.seed
     tl = plan.timeline
     lead, periods = tl.lead, tl.periods
-    n = min(ENTITY_BLOCK, seg.count - block * ENTITY_BLOCK)
     arrival = draw_arrivals(seed, seg.name, seg.arrivals, block, n, periods)
     pos = block_positions(seed, seg, seg.pieces, block, n, tl, arrival)
     score = plan.scale.score(pos)
@@ -92,37 +91,37 @@ def generate_block(plan: Plan, seg: SegmentPlan, block: int) -> BlockValues:
         z = own * ((1.0 - weight) * scale)
         z[:, shift:] += (sign * weight * scale) * latent[driver][:, :-shift]
         latent[m] = z
-    del noise
+    return arrival, pos, latent
 
-    jitter = spec.noise.gaussian
-    outliers = spec.noise.outliers
-    missing_rate = spec.noise.missing
-    values: list[np.ndarray] = []
-    missing: list[np.ndarray | None] = []
-    for m, name in enumerate(names):
-        z = latent[m][:, lead:]
-        if jitter > 0:
-            z = (z + jitter * _normals(seed, "jitter", name, seg.name, block, n, periods)) / np.sqrt(1 + jitter**2)
-        marginal = plan.marginals[m]
-        x = marginal.values_z(z)
-        season = seasonal_factor(plan, seg.name, name)
-        if season is not None:  # calendar effect on top of the metric's own value
-            x = marginal.rounded(x * season[None, :])
-        if outliers > 0:
-            draws = stream(seed, "outliers", name, seg.name, block).random((2, ENTITY_BLOCK, periods))[:, :n]
-            hit = draws[0] < outliers
-            if hit.any():
-                x[hit] = marginal.values_z(ndtri(marginal.outlier_u(draws[1][hit])))
-        values.append(x)
-        if missing_rate > 0:
-            missing.append(stream(seed, "missing", name, seg.name, block).random((ENTITY_BLOCK, periods))[:n] < missing_rate)
-        else:
-            missing.append(None)
+
+def block_cells(plan: Plan, seg: SegmentPlan, block: int, n: int):
+    """Positions, latents, values and missing cells of n entities of a block (shared with the pilot)."""
+    arrival, pos, latent = block_latent(plan, seg, block, n)
+    lead, periods = plan.timeline.lead, plan.timeline.periods
+    windows = [jittered(plan, m, seg.name, block, n, z[:, lead:]) for m, z in enumerate(latent)]
+    values = [metric_values(plan, m, seg.name, block, n, z) for m, z in enumerate(windows)]
+    missing = [missing_cells(plan, m, seg.name, block, n, periods) for m in range(len(windows))]
+    return arrival, pos[:, lead:], windows, values, missing
+
+
+def generate_block(plan: Plan, seg: SegmentPlan, block: int) -> BlockValues:
+    n = min(ENTITY_BLOCK, seg.count - block * ENTITY_BLOCK)
+    arrival, window, _, values, missing = block_cells(plan, seg, block, n)
     ids = np.arange(n, dtype=np.int64) + seg.first_id + block * ENTITY_BLOCK
-    window = pos[:, lead:]
-    active = active_mask(arrival, periods)
+    active = active_mask(arrival, plan.periods)
+    names = plan.metric_names
     events = _events(plan, seg, block, ids, window, dict(zip(names, values)), active)
     return BlockValues(seg, ids, window, values, missing, arrival, active, events)
+
+
+def terminal_active(plan: Plan, window: np.ndarray, values: dict, active: np.ndarray) -> np.ndarray:
+    """Active cells once the terminal event (if any) has closed each entity's life; also its firing period."""
+    event = plan.spec.terminal_event
+    if event is None or event.when is None:
+        return active, None
+    fired = first_sustained(condition_values(event.when, window, values) & active, event.when.periods)
+    ended = np.where(fired >= 0, fired, plan.periods)
+    return active & (np.arange(plan.periods)[None, :] <= ended[:, None]), fired
 
 
 def _events(plan: Plan, seg: SegmentPlan, block: int, ids, window, values, active) -> dict[str, EventRows]:
@@ -134,11 +133,12 @@ def _events(plan: Plan, seg: SegmentPlan, block: int, ids, window, values, activ
         if event.when is None:
             continue
         rng = stream(spec.seed, "event", event.name, seg.name, block)
-        fired = first_sustained(condition_values(event.when, window, values) & active, event.when.periods)
-        out[event.name] = fire_rows(ids, fired, plan.period_days, rng)
         if event.terminal:
-            ended = np.where(fired >= 0, fired, plan.periods)
-            active &= np.arange(plan.periods)[None, :] <= ended[:, None]
+            closed, fired = terminal_active(plan, window, values, active)
+            active &= closed
+        else:
+            fired = first_sustained(condition_values(event.when, window, values) & active, event.when.periods)
+        out[event.name] = fire_rows(ids, fired, plan.period_days, rng)
     for event in spec.events:
         if event.rate is None:
             continue

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
-Terms = dict[tuple[int, int], float]  # (metric index, period offset) -> coefficient
 
 
 @dataclass(frozen=True)
@@ -62,14 +62,16 @@ def trajectory_moments(scores: list[np.ndarray], weights: list[float], lead: int
 
 @dataclass
 class LatentModel:
+    """Each metric's latent as coefficients over (own latent k, period offset a): terms[m] is (M, L)."""
+
     loads: list[Loading]
-    terms: list[Terms]  # per metric, after scaling to unit pooled variance
+    terms: list[np.ndarray]  # per metric, after scaling to unit pooled variance
     moments: TrajectoryMoments
     scales: list[float]  # 1 / sigma: brings each metric's blend to unit pooled variance
     persistence: float
 
     @staticmethod
-    def offsets_needed(count: int, order: list[int], lags: dict[int, tuple[int, int, float]]) -> list[int]:
+    def offsets_needed(count: int, order: list[int], lags: dict[int, tuple]) -> list[int]:
         offsets: set[int] = {0}
         reach: list[set[int]] = [{0} for _ in range(count)]
         for m in order:
@@ -80,45 +82,47 @@ class LatentModel:
         return sorted(offsets)
 
     @classmethod
-    def build(cls, loads: list[Loading], order: list[int], lags: dict[int, tuple[int, int, float]],
-              moments: TrajectoryMoments, noise_corr: np.ndarray, persistence: float) -> "LatentModel":
-        terms: list[Terms] = [dict() for _ in loads]
-        model = cls(loads, terms, moments, [1.0] * len(loads), persistence)
+    def build(cls, loads: list[Loading], order: list[int], lags: dict[int, tuple], moments: TrajectoryMoments,
+              noise_corr: np.ndarray, persistence: float) -> "LatentModel":
+        count, width = len(loads), moments.mean.shape[0]
+        model = cls(loads, [np.zeros((count, width)) for _ in loads], moments, [1.0] * count, persistence)
         for m in order:
-            raw: Terms = {}
+            raw = np.zeros((count, width))
             if m in lags:
                 d, n, w = lags[m]
                 sign = loads[m].sign * loads[d].sign  # a follower of opposite polarity moves against its driver
-                for (k, off), c in terms[d].items():
-                    raw[(k, off + n)] = raw.get((k, off + n), 0.0) + sign * w * c
-                raw[(m, 0)] = raw.get((m, 0), 0.0) + (1.0 - w)
+                raw[:, n:] += sign * w * model.terms[d][:, : width - n]
+                raw[m, 0] += 1.0 - w
             else:
-                raw[(m, 0)] = 1.0
-            var = model.covariance(raw, raw, noise_corr)
-            scale = 1.0 / float(np.sqrt(var))
+                raw[m, 0] = 1.0
+            scale = 1.0 / float(np.sqrt(model.covariance(raw, raw, noise_corr)))
             model.scales[m] = scale
-            terms[m] = {key: c * scale for key, c in raw.items()}
+            model.terms[m] = raw * scale
         return model
 
-    def own_cov(self, k: int, a: int, j: int, b: int, noise_corr: np.ndarray) -> float:
-        """Cov(y_k[t - a], y_j[t - b]) pooled."""
-        lk, lj = self.loads[k], self.loads[j]
-        value = lk.sign * lj.sign * lk.signal * lj.signal * self.moments.cov(a, b)
-        return value + lk.own * lj.own * noise_corr[k, j] * self.persistence ** abs(a - b)
+    @cached_property
+    def _parts(self):
+        loads = self.loads
+        trend = np.array([l.sign * l.signal for l in loads])
+        own = np.array([l.own for l in loads])
+        width = self.moments.mean.shape[0]
+        offsets = np.arange(width)
+        decay = self.persistence ** np.abs(offsets[:, None] - offsets[None, :])
+        tcov = self.moments.cross - np.outer(self.moments.mean, self.moments.mean)
+        return trend, own, decay, tcov
 
-    def covariance(self, left: Terms, right: Terms, noise_corr: np.ndarray) -> float:
-        return sum(
-            cl * cr * self.own_cov(k, a, j, b, noise_corr)
-            for (k, a), cl in left.items()
-            for (j, b), cr in right.items()
-        )
+    def _noise_gram(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """G[k, j] = own_k own_j sum_ab left[k, a] right[j, b] phi^|a-b|: what C[k, j] multiplies."""
+        trend, own, decay, tcov = self._parts
+        return (own[:, None] * own[None, :]) * (left @ decay @ right.T)
 
-    def noise_coefficients(self, left: Terms, right: Terms, pair: tuple[int, int]) -> float:
+    def covariance(self, left: np.ndarray, right: np.ndarray, noise_corr: np.ndarray) -> float:
+        trend, own, decay, tcov = self._parts
+        u, v = trend @ left, trend @ right
+        return float(u @ tcov @ v + np.sum(noise_corr * self._noise_gram(left, right)))
+
+    def noise_coefficients(self, left: np.ndarray, right: np.ndarray, pair: tuple[int, int]) -> float:
         """d Cov(left, right) / d C[pair]: how much one noise correlation moves this covariance."""
-        k0, j0 = pair
-        total = 0.0
-        for (k, a), cl in left.items():
-            for (j, b), cr in right.items():
-                if k != j and {k, j} == {k0, j0}:
-                    total += cl * cr * self.loads[k].own * self.loads[j].own * self.persistence ** abs(a - b)
-        return total
+        gram = self._noise_gram(left, right)
+        k, j = pair
+        return float(gram[k, j] + gram[j, k])

@@ -18,13 +18,29 @@ def pooled_mean(plan, name: str) -> float:
     """Pooled mean of the trajectory position or of a metric: what a rate's `mean` is relative to."""
     if name == "trajectory":
         return float(plan.scale.knots.mean())
-    return plan.marginals[plan.metric_names.index(name)].mean
+    return plan.marginals[plan.metric_names.index(name)].declared_mean
+
+
+def followed_level(plan, name: str, segment: str) -> np.ndarray | float:
+    """What a followed series is relative to in each period: its pooled mean, times the ratio its own
+    seasonality gives that period (so a rate follows the entity's level, and gets the calendar once, from
+    its own multipliers)."""
+    base = pooled_mean(plan, name)
+    if name == "trajectory":
+        return base
+    m = plan.metric_names.index(name)
+    factors = seasonal_factor(plan, segment, name)
+    if factors is None:
+        return base
+    means = {f: plan.scaled_marginal(m, float(f)).mean for f in np.unique(factors)}
+    return np.array([means[f] for f in factors]) * (base / plan.marginals[m].mean)
 
 
 def rate_for(plan, rate, series: np.ndarray, segment: str, target: str) -> np.ndarray:
-    """(n, P) expected rows per cell: `rate.mean` scaled by the followed series over its pooled mean, times
+    """(n, P) expected rows per cell: `rate.mean` scaled by the followed series over its level, times
     the seasonal multipliers of `target` (an event, child event or transaction) in `segment`."""
-    out = rate.mean * np.maximum(series, 0.0) / max(pooled_mean(plan, rate.follows), 1e-12)
+    level = np.maximum(followed_level(plan, rate.follows, segment), 1e-12)
+    out = rate.mean * np.maximum(series, 0.0) / level
     season = seasonal_factor(plan, segment, target)
     return out if season is None else out * season[None, :]
 

@@ -6,7 +6,7 @@ distribution instead of clamping values, so nothing piles up on the bounds.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
@@ -28,29 +28,50 @@ class Marginal:
     high: float | None
     integer: bool  # counts: integer values
     decimals: int | None  # amounts: rounded to cents
+    factor: float = 1.0  # seasonal multiplier: the family's scale times this, still truncated to the range
+    latent: tuple[np.ndarray, np.ndarray] | None = None  # (knots, levels): CDF of the latent on existing cells
 
     @cached_property
     def dist(self):
-        p = self.params
+        p, f = self.params, self.factor
         if self.family == "normal":
-            return stats.norm(loc=p["mean"], scale=p["sd"])
+            return stats.norm(loc=p["mean"] * f, scale=p["sd"] * f)
         if self.family == "lognormal":
-            return stats.lognorm(s=p["sigma"], scale=p["median"])
+            return stats.lognorm(s=p["sigma"], scale=p["median"] * f)
         if self.family == "beta":
             low, high = (self.low, self.high) if self.low is not None else (0.0, 1.0)
-            return stats.beta(p["a"], p["b"], loc=low, scale=high - low)
+            return stats.beta(p["a"], p["b"], loc=low * f, scale=(high - low) * f)
         if self.family == "poisson":
-            return stats.poisson(p["mean"])
+            return stats.poisson(p["mean"] * f)
         if self.family == "gamma":
-            return stats.gamma(p["shape"], scale=p["scale"])
+            return stats.gamma(p["shape"], scale=p["scale"] * f)
         if self.family == "weibull":
-            return stats.weibull_min(p["shape"], scale=p["scale"])
+            return stats.weibull_min(p["shape"], scale=p["scale"] * f)
         raise AssertionError(self.family)
+
+    def scaled(self, factor: float) -> "Marginal":
+        """The same metric in a period whose seasonal multiplier is `factor` (same latent CDF)."""
+        return self if factor == 1.0 else replace(self, factor=self.factor * factor)
+
+    def with_latent(self, knots: np.ndarray, levels: np.ndarray) -> "Marginal":
+        """Values from the latent's own CDF on the cells that exist (arrivals, terminal events), so the
+        metric's values there follow the declared family exactly."""
+        return replace(self, latent=(knots, levels))
+
+    @cached_property
+    def plain(self) -> "Marginal":
+        return self if self.latent is None else replace(self, latent=None)
+
+    def latent_u(self, z: np.ndarray) -> np.ndarray:
+        if self.latent is None:
+            return ndtr(z)
+        knots, levels = self.latent
+        return np.interp(z, knots, levels)
 
     @cached_property
     def u_bounds(self) -> tuple[float, float]:
         """The part of the family's CDF that the range keeps."""
-        if self.low is None or self.family == "beta":
+        if self.low is None or (self.family == "beta" and self.factor == 1.0):
             return 0.0, 1.0
         dist = self.dist
         if self.family == "poisson":
@@ -61,7 +82,7 @@ class Marginal:
     def _table(self) -> np.ndarray:
         """Continuous families: truncated inverse CDF tabulated at the latent grid Z_GRID (exact ppf calls)."""
         lo, hi = self.u_bounds
-        u = lo + ndtr(Z_GRID) * (hi - lo)
+        u = lo + self.latent_u(Z_GRID) * (hi - lo)
         x = self.dist.ppf(np.clip(u, lo + 1e-300, hi))
         if self.low is not None:
             x = np.clip(x, self.low, self.high)
@@ -76,13 +97,21 @@ class Marginal:
         last = int(math.floor(self.high)) if self.low is not None else int(dist.ppf(1 - 1e-16))
         first = max(first, int(dist.ppf(max(lo, 1e-300))) if lo > 0 else first)
         ks = np.arange(first, last)
-        cdf = (dist.cdf(ks) - lo) / (hi - lo)
-        return ndtri(np.clip(cdf, 0.0, 1.0)), first
+        cdf = np.clip((dist.cdf(ks) - lo) / (hi - lo), 0.0, 1.0)
+        if self.latent is not None:
+            knots, levels = self.latent
+            return np.interp(cdf, levels, knots), first
+        return ndtri(cdf), first
 
     @cached_property
     def mean(self) -> float:
         """Mean of the (truncated) distribution, from 4,000 evenly spaced quantiles."""
         return float(self.values((np.arange(4000) + 0.5) / 4000).mean())
+
+    @cached_property
+    def declared_mean(self) -> float:
+        """Mean without the seasonal multiplier: what a rate following the metric is relative to."""
+        return self.mean if self.factor == 1.0 else replace(self.plain, factor=1.0).mean
 
     def values_z(self, z: np.ndarray) -> np.ndarray:
         """The metric's value for latent standard-normal z: x = F^-1(Phi(z)) within the range."""
@@ -106,7 +135,7 @@ class Marginal:
 
     def values(self, u: np.ndarray) -> np.ndarray:
         """Inverse CDF of uniforms u in (0, 1), inside the range."""
-        return self.values_z(ndtri(np.clip(u, 1e-300, 1.0 - 1e-16)))
+        return self.plain.values_z(ndtri(np.clip(u, 1e-300, 1.0 - 1e-16)))
 
     def outlier_u(self, v: np.ndarray) -> np.ndarray:
         """Map uniforms v to the extreme tails: upper tail for right-skewed families, both otherwise."""

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
 
 from ..errors import Problem
-from . import norta
 from .calendar import period_starts
-from .copula import LatentModel, Loading, trajectory_moments
+from .calibrate import calibrate, refit
+from .conflicts import unreachable
+from .pilot import refine
+from .copula import LatentModel, trajectory_moments
 from .marginals import Marginal, resolve
 from .arrivals import draw_arrivals
 from .positions import PositionScale, Timeline, active_mask, block_positions, fit_scale, sample_sizes
@@ -64,6 +66,15 @@ class Plan:
     scale: PositionScale
     facts: list[FactPlan]
     chunk_blocks: int
+    calibration: object = None  # calibrate.Calibration: fitted values and what the pilot measured
+    _scaled: dict = field(default_factory=dict, repr=False)
+
+    def scaled_marginal(self, m: int, factor: float) -> Marginal:
+        """Metric m's marginal in a period with seasonal multiplier `factor` (tabulated once per plan)."""
+        key = (m, factor)
+        if key not in self._scaled:
+            self._scaled[key] = self.marginals[m].scaled(factor)
+        return self._scaled[key]
 
     @property
     def periods(self) -> int:
@@ -132,7 +143,7 @@ def _build(spec) -> tuple[Plan | None, list[Problem]]:
     starts = period_starts(spec.window.start, spec.window.end, spec.window.grain)
     names = [m.name for m in spec.metrics]
     index = {name: i for i, name in enumerate(names)}
-    lags = {index[l.metric]: (index[l.follows], l.periods, l.weight) for l in spec.lags}
+    lags = {index[l.metric]: (index[l.follows], l.periods, None) for l in spec.lags}
     order = dependency_order(names, lags)
     offsets = LatentModel.offsets_needed(len(names), order, lags)
     lead = max(offsets)
@@ -166,11 +177,10 @@ def _build(spec) -> tuple[Plan | None, list[Problem]]:
 
     scale, moments = _calibrate(spec.seed, segments, timeline, offsets)
     marginals = [resolve(m) for m in spec.metrics]
-    loads = [Loading(sign=m.sign, signal=m.signal) for m in spec.metrics]
-    model, noise_corr, corr_problems = _solve_noise(spec, index, marginals, loads, order, lags, moments)
-    problems.extend(corr_problems)
-    if problems:
-        return None, problems
+    calibration = calibrate(spec, index, marginals, order, moments)
+    if calibration.problems:
+        return None, calibration.problems
+    model, noise_corr, lags = calibration.model, calibration.noise_corr, calibration.lags
     factor = np.linalg.cholesky(noise_corr + 1e-10 * np.eye(len(names)))
 
     if spec.tables.facts is None:
@@ -179,7 +189,21 @@ def _build(spec) -> tuple[Plan | None, list[Problem]]:
         facts = [FactPlan(f.name, tuple(index[m] for m in f.metrics), f.description) for f in spec.tables.facts]
     chunk_blocks = max(1, min(DEFAULT_CHUNK_BLOCKS, MEMORY_BUDGET // (4 * need)))
     plan = Plan(spec, starts, timeline, segments, names, marginals, order, lags, model, noise_corr, factor,
-                scale, facts, chunk_blocks)
+                scale, facts, chunk_blocks, calibration)
+
+    def rebuild(targets, marginals) -> bool:
+        if not refit(calibration, targets):
+            return False
+        plan.model, plan.noise_corr, plan.lags = calibration.model, calibration.noise_corr, calibration.lags
+        plan.noise_factor = np.linalg.cholesky(plan.noise_corr + 1e-10 * np.eye(len(names)))
+        plan.marginals = marginals
+        plan._scaled.clear()
+        return True
+
+    calibration.measured = refine(plan, rebuild)
+    missed = unreachable(spec, calibration)
+    if missed:
+        return None, missed
     return plan, []
 
 
@@ -214,67 +238,3 @@ def _calibrate(seed: int, segments: list[SegmentPlan], timeline: Timeline, offse
     scores = [scale.score(s) for s in samples]
     moments = trajectory_moments(scores, weights, timeline.lead, offsets, masks)
     return scale, moments
-
-
-def _solve_noise(spec, index, marginals, loads, order, lags, moments):
-    """Noise correlations C so that every declared pair's pooled output Pearson r equals the declared r.
-
-    Covariances are linear in C for fixed normalizers; lagged metrics' normalizers depend on C through
-    persistence, so the two are solved in turn until they agree (a few rounds).
-    """
-    count = len(index)
-    problems: list[Problem] = []
-    jitter = 1.0 + spec.noise.gaussian**2
-    outliers = spec.noise.outliers
-    pairs, targets, declared = [], [], []
-    for corr in spec.correlations:
-        a, b = index[corr.between[0]], index[corr.between[1]]
-        latent = norta.latent_for(marginals[a], marginals[b], corr.r, outliers)
-        if latent is None:
-            low, high = norta.pearson_range(marginals[a], marginals[b], outliers)
-            problems.append(Problem(f"correlations.{corr.key}.r", (
-                f"{corr.r} cannot be reached by these two distributions; reachable: [{low:.2f}, {high:.2f}]"
-            )))
-            continue
-        pairs.append((a, b))
-        targets.append(latent * jitter)
-        declared.append(corr)
-    target = np.asarray(targets)
-    base = np.eye(count)
-    noise_corr = base.copy()
-    for _ in range(50):
-        model = LatentModel.build(loads, order, lags, moments, noise_corr, spec.persistence)
-        if not pairs:
-            break
-        terms = model.terms
-        gain = np.array([[model.noise_coefficients(terms[a], terms[b], q) for q in pairs] for a, b in pairs])
-        const = np.array([model.covariance(terms[a], terms[b], base) for a, b in pairs])
-        solution = np.linalg.lstsq(gain, target - const, rcond=None)[0]
-        updated = base.copy()
-        for (a, b), value in zip(pairs, solution):
-            updated[a, b] = updated[b, a] = float(np.clip(value, -1.0, 1.0))
-        converged = np.max(np.abs(updated - noise_corr)) < 1e-10
-        noise_corr = updated
-        if converged:
-            break
-    if pairs:
-        residual = gain @ solution + const - target
-        for q, ((a, b), corr) in enumerate(zip(pairs, declared)):
-            if abs(solution[q]) <= 1.0 and abs(residual[q]) <= 1e-6:
-                continue
-            others = const[q] + gain[q] @ solution - gain[q, q] * solution[q]
-            ends = [others - gain[q, q], others + gain[q, q]]
-            reach = [norta.pearson(marginals[a], marginals[b], float(np.clip(e / jitter, -1, 1)), outliers) for e in ends]
-            problems.append(Problem(f"correlations.{corr.key}.r", (
-                f"{corr.r} is out of reach: the trajectories and lags already tie these metrics together, "
-                f"leaving reachable r in [{min(reach):.2f}, {max(reach):.2f}] (lower `signal` on the metrics to widen it)"
-            )))
-    if not problems and pairs:
-        smallest = float(np.linalg.eigvalsh(noise_corr).min())
-        if smallest < -1e-9:
-            listed = ", ".join(c.key for c in declared)
-            problems.append(Problem("correlations", (
-                f"the declared correlations ({listed}) cannot all hold together: the correlation matrix they "
-                f"need is not positive semi-definite (smallest eigenvalue {smallest:.3f}); weaken one of them"
-            )))
-    return model, noise_corr, problems

@@ -62,9 +62,10 @@ class PositionScale:
 
 
 def sample_sizes(counts: list[int], periods: int) -> list[int]:
-    """Entities per segment used for calibration: all of a small segment, a fixed prefix of a big one."""
+    """Entities per segment used for calibration: the same fixed prefix of every segment, whatever its
+    count (so the plan does not change with --scale); the weights carry the counts."""
     per_segment = max(ENTITY_BLOCK, SAMPLE_CELLS // max(periods * max(len(counts), 1), 1))
-    return [min(c, per_segment) for c in counts]
+    return [per_segment for _ in counts]
 
 
 def fit_scale(samples: list[np.ndarray], weights: list[float], lead: int,

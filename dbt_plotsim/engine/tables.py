@@ -40,7 +40,9 @@ def describe_metric(plan: Plan, m: int) -> str:
                  f"{metric.type.capitalize()}, {marginal.family}{bounds}; falls as the trajectory rises")
     lag = spec.lag_of(metric.name)
     if lag:
-        parts.append(f"follows {lag.follows} by {lag.periods} {spec.window.grain}s (weight {lag.weight:g})")
+        weight = plan.lags[m][2]
+        fitted = "" if lag.weight is not None else ", fitted"
+        parts.append(f"follows {lag.follows} by {lag.periods} {spec.window.grain}s (weight {weight:.3g}{fitted})")
     for corr in spec.correlations:
         if metric.name in corr.between:
             other = corr.between[1] if corr.between[0] == metric.name else corr.between[0]

@@ -33,7 +33,8 @@ class Metric(StrictModel):
     range: tuple[float, float] | None = None
     mean: float | None = None
     params: dict[str, float] = Field(default_factory=dict)
-    signal: float = Field(0.7, ge=0.0, le=0.95)
+    signal: float | None = Field(None, ge=0.0, le=0.95, description=(
+        "loading on the trajectory score; unset, it is fitted (up to 0.7) so that every declared relation holds"))
     description: str | None = None
 
     @property

@@ -19,4 +19,5 @@ class Lag(StrictModel):
     metric: Identifier
     follows: Identifier
     periods: int = Field(ge=1, le=1000)
-    weight: float = Field(0.6, gt=0.0, le=1.0, description="share of the follower that is the lagged driver")
+    weight: float | None = Field(None, gt=0.0, le=1.0, description=(
+        "share of the follower that is the lagged driver; unset, it is fitted (0.6 where that holds)"))

@@ -1,0 +1,125 @@
+"""When no setting of the free parameters satisfies a spec: which declarations clash, why, and the nearest
+values that hold (each checked by building the spec with them, as printed)."""
+from __future__ import annotations
+
+import math
+
+from ..errors import Problem
+from .fit import fit
+
+DELIVERY_TOLERANCE = 0.01  # a declared r the pilot cannot bring closer than this is out of reach
+
+
+def _round_toward_zero(r: float) -> float:
+    return math.trunc(r * 100) / 100
+
+
+def _holds(spec, replaced: dict[str, float]) -> bool:
+    """Does the spec, with these correlations' r replaced, build without problems?"""
+    from .plan import _build
+
+    data = spec.model_dump(mode="json", by_alias=True, exclude_none=True)
+    for corr in data.get("correlations", []):
+        key = f"{corr['between'][0]}~{corr['between'][1]}"
+        if key in replaced:
+            corr["r"] = replaced[key]
+    from ..spec.model import Spec
+
+    return not _build(Spec.model_validate(data))[1]
+
+
+def _nearest(spec, start: dict[str, float]) -> dict[str, float] | None:
+    """Round the candidates toward zero, then step them further toward zero until the spec holds."""
+    values = {key: _round_toward_zero(r) for key, r in start.items()}
+    for _ in range(4):
+        if _holds(spec, values):
+            return values
+        values = {key: _round_toward_zero(r - math.copysign(0.02, r)) if abs(r) > 0.02 else 0.0
+                  for key, r in values.items()}
+    return None
+
+
+def _why(spec, declared) -> str:
+    metrics = {m.name: m for m in spec.metrics}
+    reasons = []
+    for corr in declared:
+        a, b = (metrics[n] for n in corr.between)
+        same = a.sign == b.sign
+        tied = (a.signal is None or a.signal > 0) and (b.signal is None or b.signal > 0)
+        if tied and ((same and corr.r < 0) or (not same and corr.r > 0)):
+            set_by_user = [m.name for m in (a, b) if m.signal is not None]
+            fixed = f" (signal set on {', '.join(set_by_user)})" if set_by_user else ""
+            motion = "rises" if same else "falls"
+            reasons.append(f"{b.name} has {b.polarity} polarity and {a.name} {a.polarity}, so {b.name} {motion} "
+                           f"when {a.name} rises{fixed}; {corr.r:+g} works against that")
+    if len(declared) >= 2 and not reasons:
+        listed = ", ".join(f"{c.key} {c.r:+g}" for c in declared)
+        reasons.append(f"together ({listed}) they need a correlation matrix that is not positive semi-definite")
+    return "; ".join(reasons) or "the lags and trajectories leave no room for it"
+
+
+def explain(spec, problem, declared) -> list[Problem]:
+    """Analytic conflict: the smallest set of declared correlations that cannot hold together."""
+    keep = list(range(len(declared)))
+    for i in list(keep):
+        rest = [j for j in keep if j != i]
+        if fit(problem.without(rest)) is None:  # still in conflict without i: i is not needed for it
+            keep = rest
+    clash = [declared[i] for i in keep]
+    if not clash:
+        clash = list(declared)
+    lo, hi = 0.0, 1.0  # shrink the clashing r toward zero by the smallest share that fits
+    shrunk = problem.targets.copy()
+    for _ in range(10):
+        mid = (lo + hi) / 2
+        trial = problem.targets.copy()
+        for i in keep:
+            trial[i] = problem.targets[i] * (1 - mid)
+        if fit(problem.with_targets(trial)) is not None:
+            hi, shrunk = mid, trial
+        else:
+            lo = mid
+    start = {declared[i].key: declared[i].r * (1 - hi) for i in keep}
+    reason = _why(spec, clash)
+    return _report(spec, clash, start, lambda corr: reason, "cannot hold together")
+
+
+def unreachable(spec, calibration) -> list[Problem]:
+    """Declared r that the pilot, with everything in place, could not bring within DELIVERY_TOLERANCE."""
+    measured = calibration.measured.get("measured")
+    if measured is None:
+        return []
+    missed = [(c, float(r)) for c, r in zip(calibration.declared, measured) if abs(r - c.r) > DELIVERY_TOLERANCE]
+    if not missed:
+        return []
+    season = spec.seasonality
+    seasonal = set(season.applies_to or ()) if season is not None else set()
+    ended = calibration.measured.get("ended_share", 0)
+
+    def why(corr) -> str:
+        causes = []
+        names = [n for n in corr.between if n in seasonal]
+        if names:
+            causes.append(f"the seasonal multipliers of {' and '.join(names)} move "
+                          f"{'their' if len(names) > 1 else 'its'} values more than the trajectory does")
+        if ended > 0.05:
+            causes.append(f"the terminal event ends {ended:.0%} of entities")
+        return "; ".join(causes) or "on the rows that exist, the trajectories and lags tie these metrics together"
+
+    start = {c.key: r for c, r in missed}
+    return _report(spec, [c for c, _ in missed], start, why, "does not hold on the rows this spec generates",
+                   delivered=start)
+
+
+def _report(spec, clash, start, why, verb, delivered=None) -> list[Problem]:
+    nearest = _nearest(spec, start)
+    problems = []
+    for corr in clash:
+        closest = f" (the closest it comes is {delivered[corr.key]:+.3f})" if delivered else ""
+        hint = (f"; nearest value that holds: r: {nearest[corr.key]:g}" if nearest else
+                "; no nearby value holds: remove it or set `signal` lower on one of the two metrics")
+        others = [c.key for c in clash if c is not corr]
+        with_others = f" with {', '.join(others)}" if others else ""
+        problems.append(Problem(f"correlations.{corr.key}.r",
+                                f"{corr.r:g} {verb}{with_others}{closest}: {why(corr)}{hint}"))
+    return problems

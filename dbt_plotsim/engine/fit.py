@@ -1,0 +1,119 @@
+"""Fitting the parameters a spec leaves free (signals, lag weights) so that every declared relation holds.
+
+A value the user set is kept exactly. Free signals start at DEFAULT_SIGNAL and free lag weights at
+DEFAULT_WEIGHT. When the declared relations cannot hold there (a pair's r, a valid noise correlation matrix,
+a lag that shows in the data), the free lag weights try other values first, then the free signals are
+lowered together by the smallest step that makes the spec feasible, then each is raised again alone as far
+as it goes. So no metric loses more of its trajectory than the declared relations demand, and none is
+dropped to 0 while a higher value holds.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .copula import Loading
+from .solve import Solution, solve
+from .visibility import visible
+
+DEFAULT_SIGNAL = 0.7
+DEFAULT_WEIGHT = 0.6
+WEIGHT_FLOOR = 0.3  # a fitted lag weight below this would leave the lag too faint to see
+BISECTION_STEPS = 10
+
+
+@dataclass(frozen=True)
+class FitProblem:
+    signs: tuple[float, ...]
+    signals: tuple[float | None, ...]  # None: free
+    lags: dict  # follower -> (driver, periods, weight or None)
+    order: tuple[int, ...]
+    moments: object
+    persistence: float
+    pairs: tuple[tuple[int, int], ...]
+    targets: np.ndarray  # latent correlation per pair
+
+    def with_targets(self, targets: np.ndarray) -> "FitProblem":
+        return FitProblem(self.signs, self.signals, self.lags, self.order, self.moments, self.persistence,
+                          self.pairs, np.asarray(targets, dtype=float))
+
+    def without(self, keep_pairs: list[int]) -> "FitProblem":
+        return FitProblem(self.signs, self.signals, self.lags, self.order, self.moments, self.persistence,
+                          tuple(self.pairs[i] for i in keep_pairs), self.targets[list(keep_pairs)])
+
+
+@dataclass
+class Fit:
+    signals: list[float]
+    weights: dict[int, float]  # follower -> weight
+    solution: Solution
+
+    @property
+    def loads(self) -> list[Loading]:
+        return self.solution.model.loads
+
+
+def evaluate(problem: FitProblem, signals: list[float], weights: dict[int, float]) -> Solution:
+    loads = [Loading(sign=s, signal=float(r)) for s, r in zip(problem.signs, signals)]
+    lags = {m: (d, n, weights[m]) for m, (d, n, _) in problem.lags.items()}
+    return solve(loads, list(problem.order), lags, problem.moments, problem.persistence,
+                 list(problem.pairs), problem.targets)
+
+
+SIGNAL_STEPS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0)  # shares of DEFAULT_SIGNAL
+WEIGHT_STEPS = (DEFAULT_WEIGHT, 0.5, 0.4, WEIGHT_FLOOR, 0.75, 0.9)
+
+
+def fit(problem: FitProblem, start: Fit | None = None) -> Fit | None:
+    """The fitted free parameters, or None when no setting of them satisfies the declared relations (every
+    pair's target, a valid noise correlation matrix, every lag visible). `start` (an earlier fit) is tried
+    first, so small changes of the targets keep the fitted values."""
+    free_signals = [m for m, s in enumerate(problem.signals) if s is None]
+    free_weights = [m for m, (_, _, w) in problem.lags.items() if w is None]
+
+    def point(kappa: float, weight: float) -> tuple[list[float], dict[int, float]]:
+        signals = [DEFAULT_SIGNAL * kappa if s is None else s for s in problem.signals]
+        weights = {m: weight if w is None else w for m, (_, _, w) in problem.lags.items()}
+        return signals, weights
+
+    def attempt(signals, weights) -> Fit | None:
+        sol = evaluate(problem, signals, weights)
+        if not sol.feasible:
+            return None
+        lags = {m: (d, n, weights[m]) for m, (d, n, _) in problem.lags.items()}
+        if not visible(sol.model, sol.noise_corr, lags):
+            return None
+        return Fit(list(signals), dict(weights), sol)
+
+    if start is not None:
+        found = attempt(start.signals, start.weights)
+        if found is not None:
+            return found
+    # the signals give way as little as they can: for each common level, the default weight first
+    best = None
+    for kappa in SIGNAL_STEPS if free_signals else (1.0,):
+        for weight in WEIGHT_STEPS if free_weights else (DEFAULT_WEIGHT,):
+            best = attempt(*point(kappa, weight))
+            if best is not None:
+                break
+        if best is not None:
+            break
+    if best is None:
+        return None
+    signals, weights = best.signals, best.weights
+    # then raise each free signal alone as far as it goes
+    for m in free_signals:
+        lo, hi = signals[m], DEFAULT_SIGNAL
+        for _ in range(BISECTION_STEPS - 3):
+            if hi - lo < 1e-3:
+                break
+            mid = (lo + hi) / 2
+            trial = signals.copy()
+            trial[m] = mid
+            found = attempt(trial, weights)
+            if found is not None:
+                lo, best, signals = mid, found, trial
+            else:
+                hi = mid
+    return best
