@@ -69,14 +69,13 @@ def explain(spec, problem, declared) -> list[Problem]:
     if not clash:
         clash = list(declared)
     lo, hi = 0.0, 1.0  # shrink the clashing r toward zero by the smallest share that fits
-    shrunk = problem.targets.copy()
     for _ in range(10):
         mid = (lo + hi) / 2
         trial = problem.targets.copy()
         for i in keep:
             trial[i] = problem.targets[i] * (1 - mid)
         if fit(problem.with_targets(trial)) is not None:
-            hi, shrunk = mid, trial
+            hi = mid
         else:
             lo = mid
     start = {declared[i].key: declared[i].r * (1 - hi) for i in keep}

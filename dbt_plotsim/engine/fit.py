@@ -49,10 +49,6 @@ class Fit:
     weights: dict[int, float]  # follower -> weight
     solution: Solution
 
-    @property
-    def loads(self) -> list[Loading]:
-        return self.solution.model.loads
-
 
 def evaluate(problem: FitProblem, signals: list[float], weights: dict[int, float]) -> Solution:
     loads = [Loading(sign=s, signal=float(r)) for s, r in zip(problem.signs, signals)]

@@ -18,6 +18,16 @@ OUTLIER_TAIL = 0.01  # outliers come from the most extreme 1% of the distributio
 MAX_LOGNORMAL_SIGMA = 0.5  # default spread; wider makes strong correlations with other metrics unreachable
 # Latent grid on which continuous inverse CDFs are tabulated (exact ppf at each node, linear in between).
 Z_GRID = np.linspace(-9.0, 9.0, 1 << 15)
+_Z_STEP = (Z_GRID[-1] - Z_GRID[0]) / (Z_GRID.size - 1)
+
+
+def grid_interp(z: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """np.interp(z, Z_GRID, table) by index arithmetic on the uniform grid (no binary search)."""
+    position = (np.clip(z, Z_GRID[0], Z_GRID[-1]) - Z_GRID[0]) * (1.0 / _Z_STEP)
+    index = np.minimum(position.astype(np.int64), Z_GRID.size - 2)
+    fraction = position - index
+    low = table[index]
+    return low + fraction * (table[index + 1] - low)
 
 
 @dataclass(frozen=True, eq=False)  # compared by identity: one per metric per plan
@@ -80,9 +90,12 @@ class Marginal:
 
     @cached_property
     def _table(self) -> np.ndarray:
-        """Continuous families: truncated inverse CDF tabulated at the latent grid Z_GRID (exact ppf calls)."""
+        """Continuous families: truncated inverse CDF tabulated at the latent grid Z_GRID (exact ppf calls;
+        with a latent CDF, the plain table read at the standard-normal score of that CDF)."""
+        if self.latent is not None:
+            return grid_interp(ndtri(np.clip(self.latent_u(Z_GRID), 1e-300, 1 - 1e-16)), self.plain._table)
         lo, hi = self.u_bounds
-        u = lo + self.latent_u(Z_GRID) * (hi - lo)
+        u = lo + ndtr(Z_GRID) * (hi - lo)
         x = self.dist.ppf(np.clip(u, lo + 1e-300, hi))
         if self.low is not None:
             x = np.clip(x, self.low, self.high)
@@ -118,15 +131,7 @@ class Marginal:
         if self.family == "poisson":
             thresholds, first = self._thresholds
             return (first + np.searchsorted(thresholds, z, side="right")).astype(np.float64)
-        x = np.interp(z, Z_GRID, self._table)
-        if self.integer:
-            return np.floor(x + 0.5)
-        if self.decimals is not None:
-            return np.round(x, self.decimals)
-        return x
-
-    def rounded(self, x: np.ndarray) -> np.ndarray:
-        """Values after a multiplier: back to the metric's type (whole counts, cents)."""
+        x = grid_interp(z, self._table)
         if self.integer:
             return np.floor(x + 0.5)
         if self.decimals is not None:
