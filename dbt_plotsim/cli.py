@@ -104,9 +104,12 @@ def _run(args: argparse.Namespace) -> int:
     spec = _load(args)
     if args.command == "validate":
         print(f"{args.spec}: valid ({spec.entity_count:,} {spec.unit} entities, {len(spec.metrics)} metrics)")
+        _print_fit(spec)
         return 0
     if args.command == "info":
-        _print_info(stream(spec))
+        generation = stream(spec)
+        _print_info(generation)
+        _print_fit(spec)
         return 0
     began = time.perf_counter()
     if args.format == "duckdb":
@@ -119,6 +122,13 @@ def _run(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - began
     print(f"wrote {len(tables)} tables to {where} in {seconds:.1f}s: {', '.join(tables)}")
     return 0
+
+
+def _print_fit(spec) -> None:
+    from .engine.fitted import fitted_lines
+    from .engine.plan import plan_for
+
+    print("\n".join(fitted_lines(plan_for(spec))))
 
 
 def _print_info(generation) -> None:

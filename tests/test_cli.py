@@ -208,3 +208,26 @@ def test_scale_beyond_count_limit_is_a_user_error(good_file, capsys):
 def test_infinite_scale_is_a_user_error(good_file, capsys):
     assert main(["validate", good_file, "--scale", "inf"]) == 2
     assert "scale: inf" in capsys.readouterr().err
+
+
+def test_validate_shows_the_fitted_model(tmp_path, capsys):
+    """Fitted or set signals and weights, declared vs delivered r, and the r of pairs nobody declared."""
+    data = copy.deepcopy(BASE)
+    data["metrics"][1]["signal"] = 0.6
+    path = write_spec(tmp_path / "spec.yml", data)
+    assert main(["validate", path]) == 0
+    out = capsys.readouterr().out
+    names = [m["name"] for m in data["metrics"]]
+    assert any(line.split()[:3] == [names[1], "0.60", "(set)"] for line in out.splitlines()), out
+    assert "(fitted)" in out and "persistence" in out
+    for corr in data.get("correlations", []):
+        assert "~".join(corr["between"]) in out
+    assert "declared  delivered" in out and "undeclared pairs (expected r)" in out
+
+
+def test_validate_warns_about_a_terminal_event_that_never_fires(tmp_path, capsys):
+    data = copy.deepcopy(BASE)
+    data["events"] = [{"name": "close", "when": {"metric": "trajectory", "below": 0.001, "for": 6}, "terminal": True}]
+    assert main(["validate", write_spec(tmp_path / "spec.yml", data)]) == 0
+    out = capsys.readouterr().out
+    assert "ends about 0% of entities" in out and "warning: events.close.when never held" in out

@@ -71,7 +71,7 @@ def block_latent(plan: Plan, seg: SegmentPlan, block: int, n: int):
         independent[m] = _persistent(
             _normals(seed, "latent", name, seg.name, block, n, periods),
             _lead_normals(seed, name, seg.name, block, n, lead),
-            spec.persistence,
+            plan.model.persistence,
         )
     noise = np.einsum("mk,knp->mnp", plan.noise_factor, independent, optimize=True)
     del independent

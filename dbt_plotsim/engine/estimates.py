@@ -1,7 +1,8 @@
 """Expected row counts and bytes per table, before generating: what `info` prints and what sizes chunks.
 
-Entity-period tables hold the cells between each entity's arrival and the window's end (a terminal event
-ends some earlier, so these are upper bounds); fan-out tables multiply them by their rates.
+Entity-period tables hold the cells between each entity's arrival and its end: the calibration pilot measures
+how many exist per entity (arrivals and the terminal event in place); fan-out tables multiply them by their
+rates.
 """
 from __future__ import annotations
 
@@ -14,7 +15,11 @@ GRID = (np.arange(2001) + 0.5) / 2001  # uniforms at which arrival patterns are 
 
 
 def active_cells(plan) -> float:
-    """Expected entity-periods from arrival to the window's end, over every segment."""
+    """Expected existing entity-periods, over every segment: from the pilot when it ran, else from the
+    arrival patterns up to the window's end."""
+    measured = getattr(plan.calibration, "measured", None) or {}
+    if "cells_per_entity" in measured:
+        return plan.entity_count * measured["cells_per_entity"]
     periods = plan.periods
     total = 0.0
     for segment in plan.segments:

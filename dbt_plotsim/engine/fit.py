@@ -9,7 +9,7 @@ dropped to 0 while a higher value holds.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -30,35 +30,35 @@ class FitProblem:
     lags: dict  # follower -> (driver, periods, weight or None)
     order: tuple[int, ...]
     moments: object
-    persistence: float
+    persistence: float | None  # None: free
     pairs: tuple[tuple[int, int], ...]
     targets: np.ndarray  # latent correlation per pair
 
     def with_targets(self, targets: np.ndarray) -> "FitProblem":
-        return FitProblem(self.signs, self.signals, self.lags, self.order, self.moments, self.persistence,
-                          self.pairs, np.asarray(targets, dtype=float))
+        return replace(self, targets=np.asarray(targets, dtype=float))
 
     def without(self, keep_pairs: list[int]) -> "FitProblem":
-        return FitProblem(self.signs, self.signals, self.lags, self.order, self.moments, self.persistence,
-                          tuple(self.pairs[i] for i in keep_pairs), self.targets[list(keep_pairs)])
+        return replace(self, pairs=tuple(self.pairs[i] for i in keep_pairs), targets=self.targets[list(keep_pairs)])
 
 
 @dataclass
 class Fit:
     signals: list[float]
     weights: dict[int, float]  # follower -> weight
+    persistence: float
     solution: Solution
 
 
-def evaluate(problem: FitProblem, signals: list[float], weights: dict[int, float]) -> Solution:
+def evaluate(problem: FitProblem, signals: list[float], weights: dict[int, float], persistence: float) -> Solution:
     loads = [Loading(sign=s, signal=float(r)) for s, r in zip(problem.signs, signals)]
     lags = {m: (d, n, weights[m]) for m, (d, n, _) in problem.lags.items()}
-    return solve(loads, list(problem.order), lags, problem.moments, problem.persistence,
-                 list(problem.pairs), problem.targets)
+    return solve(loads, list(problem.order), lags, problem.moments, persistence, list(problem.pairs), problem.targets)
 
 
 SIGNAL_STEPS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0)  # shares of DEFAULT_SIGNAL
 WEIGHT_STEPS = (DEFAULT_WEIGHT, 0.5, 0.4, WEIGHT_FLOOR, 0.75, 0.9)
+DEFAULT_PERSISTENCE = 0.85
+PERSISTENCE_STEPS = (DEFAULT_PERSISTENCE, 0.75, 0.65)  # less memory: a lag ties a follower's level less
 
 
 def fit(problem: FitProblem, start: Fit | None = None) -> Fit | None:
@@ -73,31 +73,40 @@ def fit(problem: FitProblem, start: Fit | None = None) -> Fit | None:
         weights = {m: weight if w is None else w for m, (_, _, w) in problem.lags.items()}
         return signals, weights
 
-    def attempt(signals, weights) -> Fit | None:
-        sol = evaluate(problem, signals, weights)
+    def attempt(signals, weights, persistence) -> Fit | None:
+        sol = evaluate(problem, signals, weights, persistence)
         if not sol.feasible:
             return None
         lags = {m: (d, n, weights[m]) for m, (d, n, _) in problem.lags.items()}
         if not visible(sol.model, sol.noise_corr, lags):
             return None
-        return Fit(list(signals), dict(weights), sol)
+        return Fit(list(signals), dict(weights), persistence, sol)
 
     if start is not None:
-        found = attempt(start.signals, start.weights)
+        found = attempt(start.signals, start.weights, start.persistence)
         if found is not None:
             return found
-    # the signals give way as little as they can: for each common level, the default weight first
-    best = None
+    # the signals give way as little as they can: the highest common level over persistence and weights
+    persistences = PERSISTENCE_STEPS if problem.persistence is None else (problem.persistence,)
+    combos = [(p, w) for p in persistences for w in (WEIGHT_STEPS if free_weights else (DEFAULT_WEIGHT,))]
+    best, level = None, -1.0
     for kappa in SIGNAL_STEPS if free_signals else (1.0,):
-        for weight in WEIGHT_STEPS if free_weights else (DEFAULT_WEIGHT,):
-            best = attempt(*point(kappa, weight))
-            if best is not None:
-                break
+        for persistence, weight in combos:
+            found = attempt(*point(kappa, weight), persistence)
+            if found is None:
+                continue
+            lo, hi = kappa, min(1.0, kappa + 0.1)  # refine between this step and the one above that failed
+            while free_signals and hi - lo > 0.01:
+                mid = (lo + hi) / 2
+                trial = attempt(*point(mid, weight), persistence)
+                lo, hi, found = (mid, hi, trial) if trial is not None else (lo, mid, found)
+            if lo > level + 1e-9:
+                best, level = found, lo
         if best is not None:
             break
     if best is None:
         return None
-    signals, weights = best.signals, best.weights
+    signals, weights, persistence = best.signals, best.weights, best.persistence
     # then raise each free signal alone as far as it goes
     for m in free_signals:
         lo, hi = signals[m], DEFAULT_SIGNAL
@@ -107,7 +116,7 @@ def fit(problem: FitProblem, start: Fit | None = None) -> Fit | None:
             mid = (lo + hi) / 2
             trial = signals.copy()
             trial[m] = mid
-            found = attempt(trial, weights)
+            found = attempt(trial, weights, persistence)
             if found is not None:
                 lo, best, signals = mid, found, trial
             else:

@@ -30,6 +30,12 @@ class PilotCells:
     weights: np.ndarray  # per active cell
     values: list[np.ndarray]  # per metric, value of active cells, NaN where missing
     ended_share: float
+    positions: np.ndarray  # trajectory position of active cells
+
+    @property
+    def cells_per_entity(self) -> float:
+        """Existing entity-periods per entity (its weights sum to the entity share of each cell)."""
+        return float(self.weights.sum())
 
 
 def pilot_units(plan) -> list[tuple[object, int, float]]:
@@ -66,7 +72,7 @@ def simulate(plan, units: list[tuple]) -> PilotCells:
     names = plan.metric_names
     latents = [[] for _ in names]
     values = [[] for _ in names]
-    weights, ended, entities = [], 0.0, 0.0
+    weights, positions, ended, entities = [], [], 0.0, 0.0
     for seg, block, weight, arrival, window, z, missing in units:
         x = [metric_values(plan, m, seg.name, block, ENTITY_BLOCK, zm) for m, zm in enumerate(z)]
         active = active_mask(arrival, plan.periods)
@@ -75,6 +81,7 @@ def simulate(plan, units: list[tuple]) -> PilotCells:
             ended += weight * float((fired >= 0).sum())
         entities += weight * ENTITY_BLOCK
         weights.append(np.full(int(active.sum()), weight))
+        positions.append(window[active])
         for m in range(len(names)):
             latents[m].append(z[m][active])
             v = x[m].copy()
@@ -82,7 +89,8 @@ def simulate(plan, units: list[tuple]) -> PilotCells:
                 v[missing[m]] = np.nan
             values[m].append(v[active])
     return PilotCells([np.concatenate(l) for l in latents], np.concatenate(weights),
-                      [np.concatenate(v) for v in values], ended / max(entities, 1e-300))
+                      [np.concatenate(v) for v in values], ended / max(entities, 1e-300),
+                      np.concatenate(positions))
 
 
 def latent_cdf(latent: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -136,6 +144,11 @@ def refine(plan, rebuild) -> dict:
         if not rebuild(trial, marginals):
             break
         targets = trial
+    count = len(plan.metric_names)
+    state["matrix"] = np.array([[1.0 if a == b else pooled_r(cells.values[a], cells.values[b], cells.weights)
+                                 for b in range(count)] for a in range(count)])
+    state["cells_per_entity"] = cells.cells_per_entity
+    state["trajectory_r"] = np.array([pooled_r(v, cells.positions, cells.weights) for v in cells.values])
     return state
 
 

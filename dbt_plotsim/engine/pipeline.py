@@ -84,10 +84,18 @@ def expected_rows(plan) -> dict[str, float]:
         counts[TRAJECTORY_TABLE] = cells
     by_name = {event.name: event for event in spec.events}
     for table, events, _ in event_tables(spec):  # a threshold event fires at most once per entity
-        counts[table] = sum(cells * by_name[e].rate.mean if by_name[e].rate else plan.entity_count for e in events)
+        counts[table] = sum(cells * by_name[e].rate.mean if by_name[e].rate else _fired(plan, by_name[e]) for e in events)
     for component in components(plan):
         counts.update(component.row_estimate(plan, cells))
     return counts
+
+
+def _fired(plan, event) -> float:
+    """Rows of a threshold event: at most one per entity; for the terminal event, the share the pilot saw end."""
+    measured = getattr(plan.calibration, "measured", None) or {}
+    if event.terminal and "ended_share" in measured:
+        return plan.entity_count * measured["ended_share"]
+    return plan.entity_count
 
 
 def chunk_blocks_for(plan, schemas: dict[str, pa.Schema]) -> int:

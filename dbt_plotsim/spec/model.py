@@ -29,7 +29,8 @@ class Spec(StrictModel):
     archetypes: dict[Identifier, tuple[CurvePiece, ...]] = Field(default_factory=dict)
     correlations: tuple[Correlation, ...] = ()
     lags: tuple[Lag, ...] = ()
-    persistence: float = Field(0.85, ge=0.0, lt=1.0, description="period-to-period memory of each metric's own variation")
+    persistence: float | None = Field(None, ge=0.0, lt=1.0, description=(
+        "period-to-period memory of each metric's own variation; unset, it is fitted (0.85 where that holds)"))
     noise: Noise = Noise()
     arrivals: Arrivals = Arrivals()
     events: tuple[Event, ...] = ()

@@ -1,0 +1,52 @@
+"""The fitted model in words: what `validate` and `info` show before anything is generated.
+
+Every figure comes from the calibration: signals and lag weights (fitted or set), and what the pilot
+measured on the rows that exist: each declared pair's r, the r of pairs nobody declared, how closely each
+metric follows the trajectory, the lag margins, the share of entities a terminal event ends.
+"""
+from __future__ import annotations
+
+from .visibility import lag_margins
+
+
+def fitted_lines(plan) -> list[str]:
+    spec = plan.spec
+    calibration = plan.calibration
+    measured = calibration.measured
+    names = plan.metric_names
+    lines = [f"persistence {plan.model.persistence:.2f} ({'set' if spec.persistence is not None else 'fitted'})",
+             "metric            signal          follows trajectory (r with position)"]
+    for m, metric in enumerate(spec.metrics):
+        origin = "set" if metric.signal is not None else "fitted"
+        follow = measured["trajectory_r"][m] if "trajectory_r" in measured else float("nan")
+        tag = f"({origin})"
+        lines.append(f"  {metric.name:<16}{plan.model.loads[m].signal:>5.2f} {tag:<9}{follow:+.2f}")
+    if spec.lags:
+        margins = lag_margins(plan.model, plan.noise_corr, plan.lags)
+        lines.append("lag                                weight          expected peak margin")
+        for lag in spec.lags:
+            m = names.index(lag.metric)
+            origin = "set" if lag.weight is not None else "fitted"
+            label = f"{lag.metric} follows {lag.follows} by {lag.periods}"
+            tag = f"({origin})"
+            lines.append(f"  {label:<33}{plan.lags[m][2]:>5.2f} {tag:<9}{margins[m]:.2f}")
+    matrix = measured.get("matrix")
+    declared = {frozenset(c.between): c for c in spec.correlations}
+    if declared:
+        lines.append("declared correlation               declared  delivered")
+        for corr, r in zip(calibration.declared, measured.get("measured", [])):
+            lines.append(f"  {corr.key:<33}{corr.r:>+8.2f}  {r:>+8.3f}")
+    if matrix is not None and len(names) > 1:
+        lines.append("undeclared pairs (expected r)")
+        for a in range(len(names)):
+            for b in range(a + 1, len(names)):
+                if frozenset((names[a], names[b])) not in declared:
+                    lines.append(f"  {names[a] + '~' + names[b]:<33}{matrix[a, b]:>+8.2f}")
+    event = spec.terminal_event
+    if event is not None and "ended_share" in measured:
+        share = measured["ended_share"]
+        lines.append(f"terminal event {event.name}: ends about {share:.0%} of entities in the window")
+        if share == 0:
+            lines.append(f"warning: events.{event.name}.when never held on the calibration pilot, so it will "
+                         "probably never fire: loosen its level or shorten `for`")
+    return lines
