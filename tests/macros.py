@@ -22,6 +22,9 @@ def render(test: str, **arguments) -> str:
 
     env.globals.update(
         exceptions=SimpleNamespace(raise_compiler_error=fail),
-        dbt=SimpleNamespace(dateadd=lambda part, n, expr: f"({expr} + interval {n} {part})"),
+        dbt=SimpleNamespace(dateadd=lambda part, n, expr: f"({expr} + interval {n} {part})",
+                            string_literal=lambda text: "'" + str(text) + "'",
+                            type_int=lambda: "integer", type_float=lambda: "double"),
+        execute=False,
     )
     return str(getattr(env.from_string(body).module, f"default__{test}")(**arguments))

@@ -3,6 +3,9 @@
   `period`, the pooled correlation of the follower's period-to-period change at t with the driver's change
   at t - k, for k = 0 .. max_lag, is highest at k = lag and at least min_strength there, in absolute value
   (a follower of opposite polarity, such as tickets after engagement, moves against its driver).
+  Each period's mean change across entities is removed first (a time fixed effect), so a move every entity
+  shares (seasonality, a market-wide dip) does not hide the lag; `remove_period_mean: false` keeps it.
+  A declared lag beyond max_lag raises max_lag to lag + 1.
   Without `lag`, it is read from <model's database>.<model's schema>._plotsim_relations (kind 'lag'), or,
   when the model's schema has none, from driver_model's schema. A chain (seats follows mrr by 1, mrr follows
   engagement by 3) gives the sum: seats trails engagement by 4.
@@ -30,15 +33,16 @@
                         lag: 3
                         max_lag: 12
                         min_strength: 0.1
+                        remove_period_mean: true
 
   Failing row (at most one): declared_lag, declared_lag_r, best_lag, best_lag_r, min_strength,
   declared_from, problem.
 #}
-{% test lag_coherence(model, column_name, driver_column, entity, driver_model=none, period='date_key', lag=none, max_lag=12, min_strength=0.1) %}
-  {{ return(adapter.dispatch('lag_coherence', 'dbt_plotsim')(model, column_name, driver_column, entity, driver_model, period, lag, max_lag, min_strength)) }}
+{% test lag_coherence(model, column_name, driver_column, entity, driver_model=none, period='date_key', lag=none, max_lag=12, min_strength=0.1, remove_period_mean=true) %}
+  {{ return(adapter.dispatch('lag_coherence', 'dbt_plotsim')(model, column_name, driver_column, entity, driver_model, period, lag, max_lag, min_strength, remove_period_mean)) }}
 {% endtest %}
 
-{% macro default__lag_coherence(model, column_name, driver_column, entity, driver_model, period, lag, max_lag, min_strength) %}
+{% macro default__lag_coherence(model, column_name, driver_column, entity, driver_model, period, lag, max_lag, min_strength, remove_period_mean=true) %}
 
 {# The declared lag: the argument, or the sum along the chain of recorded lags from the follower to the driver. #}
 {% set declared = {"lag": lag, "from": "argument lag", "problem": none} %}
@@ -65,6 +69,11 @@
                                         ~ column_name ~ " back to " ~ driver_column ~ "; pass lag"}) %}
     {% endif %}
   {% endif %}
+{% endif %}
+
+{# a chain longer than max_lag widens the search instead of failing #}
+{% if declared.lag is not none and declared.lag >= 0 and declared.lag > max_lag %}
+  {% set max_lag = declared.lag + 1 %}
 {% endif %}
 
 with
@@ -102,13 +111,28 @@ indexed as (
     from series
 ),
 
-changes as (
+raw_changes as (
     select
         entity_id,
+        period_key,
         period_number,
         follower_value - lag(follower_value) over (partition by entity_id order by period_number) as follower_change,
         driver_value - lag(driver_value) over (partition by entity_id order by period_number) as driver_change
     from indexed
+),
+
+changes as (
+    select
+        entity_id,
+        period_number,
+        {% if remove_period_mean %}
+        follower_change - avg(follower_change) over (partition by period_key) as follower_change,
+        driver_change - avg(driver_change) over (partition by period_key) as driver_change
+        {% else %}
+        follower_change,
+        driver_change
+        {% endif %}
+    from raw_changes
 ),
 
 profile as (
@@ -148,8 +172,8 @@ verdict as (
         case
             {% if declared.problem %}
             when 1 = 1 then {{ dbt.string_literal(declared.problem | replace("'", "''")) }}
-            {% elif declared.lag is not none and (declared.lag < 0 or declared.lag > max_lag) %}
-            when 1 = 1 then 'declared lag {{ declared.lag }} is outside 0 .. max_lag ({{ max_lag }}): raise max_lag'
+            {% elif declared.lag is not none and declared.lag < 0 %}
+            when 1 = 1 then 'declared lag {{ declared.lag }} is negative: a follower trails its driver by 0 periods or more'
             {% endif %}
             when declared_lag_r is null then 'no measurable correlation at the declared lag: too few periods or non-null changes'
             when declared_lag_r < best_lag_r then 'the correlation of changes peaks at best_lag, not at the declared lag'
