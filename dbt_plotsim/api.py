@@ -9,6 +9,7 @@ import duckdb
 import pyarrow as pa
 
 from . import __version__
+from .engine.fitted import relations
 from .engine.pipeline import Generation, start
 from .spec import Spec, load_spec
 from .writers import duckdb as duckdb_writer
@@ -45,6 +46,7 @@ def write_parquet(spec: SpecLike, out_dir: str | os.PathLike, *, chunk_entities:
                   workers: int = 1) -> dict[str, os.PathLike]:
     """Write `<out_dir>/<table>.parquet` for every table; files change only once all are complete."""
     spec = _spec(spec)
-    manifest = {"spec_hash": spec_hash(spec), "seed": spec.seed, "dbt_plotsim": __version__}
     generation = stream(spec, chunk_entities=chunk_entities, workers=workers)
+    manifest = {"spec_hash": spec_hash(spec), "seed": spec.seed, "dbt_plotsim": __version__,
+                "relations": relations(generation.plan)}
     return parquet_writer.write_parquet(generation, out_dir, manifest)

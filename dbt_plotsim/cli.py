@@ -102,6 +102,10 @@ def _run(args: argparse.Namespace) -> int:
         print(f"{args.path}: synced {', '.join(synced)}")
         return 0
     spec = _load(args)
+    from .engine.plan import plan_for
+
+    for warning in plan_for(spec).warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if args.command == "validate":
         print(f"{args.spec}: valid ({spec.entity_count:,} {spec.unit} entities, {len(spec.metrics)} metrics)")
         _print_fit(spec)

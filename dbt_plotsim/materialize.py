@@ -14,6 +14,7 @@ import duckdb
 
 from . import __version__ as package_version
 from .api import spec_hash, stream
+from .engine.fitted import relations
 from .sources import SyntheticSource
 from .writers.duckdb import quote, write_duckdb
 from .writers.parquet import write_parquet
@@ -43,10 +44,11 @@ class Outcome:
     rows: int = 0
     seconds: float = 0.0
     detail: str = ""
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {"source": self.source, "status": self.status, "tables": self.tables, "rows": self.rows,
-                "seconds": round(self.seconds, 2), "detail": self.detail}
+                "seconds": round(self.seconds, 2), "detail": self.detail, "warnings": self.warnings}
 
 
 def materialize(source: SyntheticSource, conn: duckdb.DuckDBPyConnection, *, force: bool = False,
@@ -67,12 +69,14 @@ def materialize(source: SyntheticSource, conn: duckdb.DuckDBPyConnection, *, for
 
     if source.output == "parquet":
         paths = write_parquet(generation, source.path, {"spec_hash": digest, "seed": source.spec.seed,
-                                                        "dbt_plotsim": __version__})
+                                                        "dbt_plotsim": __version__,
+                                                        "relations": relations(generation.plan)})
         _views_over_parquet(conn, source.schema, paths, record)
     else:
         write_duckdb(generation, conn, source.schema, finalize=record)
     rows = sum(generation.written.values())
-    return Outcome(source.name, "generated", tables, rows, time.perf_counter() - began)
+    return Outcome(source.name, "generated", tables, rows, time.perf_counter() - began,
+                   warnings=generation.plan.warnings)
 
 
 def _existing_tables(conn, schema: str) -> set[str]:
@@ -106,6 +110,8 @@ def _ensure_meta_tables(conn, schema: str) -> None:
         output varchar, tables varchar, total_rows bigint, generated_at timestamp)""")
     conn.execute(f"""create table if not exists {s}.{RELATIONS_TABLE} (
         source_name varchar, kind varchar, metric varchar, other varchar, value double, weight double)""")
+    for column in ("declared", "delivered"):  # tables written before these columns existed gain them
+        conn.execute(f"alter table {s}.{RELATIONS_TABLE} add column if not exists {column} double")
 
 
 def _record_state(conn, source: SyntheticSource, digest: str, tables: list[str], rows: int) -> None:
@@ -120,14 +126,13 @@ def _record_state(conn, source: SyntheticSource, digest: str, tables: list[str],
 
 def _record_relations(conn, source: SyntheticSource, plan) -> None:
     s = quote(source.schema)
-    spec = source.spec
     conn.execute(f"delete from {s}.{RELATIONS_TABLE} where source_name = ?", [source.name])
-    index = {name: i for i, name in enumerate(plan.metric_names)}
-    rows = [(source.name, "lag", lag.metric, lag.follows, float(lag.periods), plan.lags[index[lag.metric]][2])
-            for lag in spec.lags]
-    rows += [(source.name, "correlation", c.between[0], c.between[1], c.r, None) for c in spec.correlations]
+    rows = [(source.name, r["kind"], r["metric"], r["other"], r["value"], r["weight"], r["declared"], r["delivered"])
+            for r in relations(plan)]
     if rows:
-        conn.executemany(f"insert into {s}.{RELATIONS_TABLE} values (?, ?, ?, ?, ?, ?)", rows)
+        conn.executemany(f"insert into {s}.{RELATIONS_TABLE} "
+                         "(source_name, kind, metric, other, value, weight, declared, delivered) "
+                         "values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
 def _views_over_parquet(conn, schema: str, paths: dict, finalize) -> None:

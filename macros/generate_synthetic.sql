@@ -31,6 +31,9 @@
     {% set answer = run_query("select plotsim_generate('" ~ adapter.escape_sql_string(request) ~ "')") %}
     {% set outcome = fromjson(answer.columns[0].values()[0]) %}
     {% if outcome.status == 'generated' %}
+      {% for warning in outcome.warnings or [] %}
+        {{ log(label ~ " WARN synthetic source " ~ source.name ~ ": " ~ warning, info=true) }}
+      {% endfor %}
       {{ log(label ~ " OK synthetic source " ~ source.name ~ ": " ~ outcome.tables | length ~ " tables, "
              ~ "{:,}".format(outcome.rows) ~ " rows in " ~ outcome.seconds ~ "s", info=true) }}
     {% elif outcome.status == 'skipped' %}

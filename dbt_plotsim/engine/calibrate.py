@@ -26,6 +26,8 @@ class Calibration:
     declared: list  # spec Correlation per pair
     problems: list[Problem] = field(default_factory=list)
     measured: dict = field(default_factory=dict)  # what the pilot delivered: r per pair, ended share
+    nearest: dict | None = None  # with problems: nearest r that hold, per correlation key
+    adjusted: dict = field(default_factory=dict)  # on_conflict nearest: key -> (declared r, r used)
 
     @property
     def model(self) -> LatentModel:
@@ -67,7 +69,7 @@ def fit_problem(spec, index, order, moments, pairs, targets) -> FitProblem:
         signs=tuple(m.sign for m in spec.metrics),
         signals=tuple(m.signal for m in spec.metrics),
         lags=lags, order=tuple(order), moments=moments, persistence=spec.persistence,
-        pairs=tuple(pairs), targets=np.asarray(targets, dtype=float),
+        pairs=tuple(pairs), targets=np.asarray(targets, dtype=float), undeclared=spec.calibration.undeclared,
     )
 
 
@@ -80,7 +82,10 @@ def calibrate(spec, index, marginals, order, moments) -> Calibration:
     if fitted is None:
         from .conflicts import explain
 
-        return Calibration(None, problem, declared, explain(spec, problem, declared))
+        problems, nearest = explain(spec, problem, declared)
+        calibration = Calibration(None, problem, declared, problems)
+        calibration.nearest = nearest
+        return calibration
     return Calibration(fitted, problem, declared)
 
 

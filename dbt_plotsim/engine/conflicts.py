@@ -3,39 +3,60 @@ values that hold (each checked by building the spec with them, as printed)."""
 from __future__ import annotations
 
 import math
+from contextvars import ContextVar
+
+import numpy as np
 
 from ..errors import Problem
+from . import norta
+from .marginals import resolve
 from .fit import fit
 
 DELIVERY_TOLERANCE = 0.01  # a declared r the pilot cannot bring closer than this is out of reach
+_CHECKING = ContextVar("checking_nearest", default=False)  # inside a candidate's build: no nested search
 
 
-def _round_toward_zero(r: float) -> float:
-    return math.trunc(r * 100) / 100
-
-
-def _holds(spec, replaced: dict[str, float]) -> bool:
-    """Does the spec, with these correlations' r replaced, build without problems?"""
-    from .plan import _build
+def with_correlations(spec, replaced: dict[str, float]):
+    """The spec with these correlations' r replaced (validated again)."""
+    from ..spec.model import Spec
 
     data = spec.model_dump(mode="json", by_alias=True, exclude_none=True)
     for corr in data.get("correlations", []):
         key = f"{corr['between'][0]}~{corr['between'][1]}"
         if key in replaced:
             corr["r"] = replaced[key]
-    from ..spec.model import Spec
+    return Spec.model_validate(data)
 
-    return not _build(Spec.model_validate(data))[1]
+
+def _holds(spec, replaced: dict[str, float]) -> bool:
+    """Does the spec, with these correlations' r replaced, build without problems (and without falling back
+    on nearest values itself)?"""
+    from .plan import _build
+
+    candidate = with_correlations(spec, replaced)
+    strict = candidate.model_copy(update={"calibration": candidate.calibration.model_copy(update={"on_conflict": "reject"})})
+    token = _CHECKING.set(True)
+    try:
+        return not _build(strict)[1]
+    finally:
+        _CHECKING.reset(token)
 
 
 def _nearest(spec, start: dict[str, float]) -> dict[str, float] | None:
-    """Round the candidates toward zero, then step them further toward zero until the spec holds."""
-    values = {key: _round_toward_zero(r) for key, r in start.items()}
+    """Round each candidate to two decimals on the side away from its declared value (into the region that
+    holds), then step further that way until the spec, built with them as printed, holds."""
+    declared = {c.key: c.r for c in spec.correlations}
+    direction = {key: (1.0 if r > declared[key] else -1.0) for key, r in start.items()}
+
+    def rounded(key: float, r: float) -> float:
+        step = math.ceil if direction[key] > 0 else math.floor
+        return float(np.clip(step(round(r * 100, 6)) / 100, -0.99, 0.99))
+
+    values = {key: rounded(key, r) for key, r in start.items()}
     for _ in range(4):
         if _holds(spec, values):
             return values
-        values = {key: _round_toward_zero(r - math.copysign(0.02, r)) if abs(r) > 0.02 else 0.0
-                  for key, r in values.items()}
+        values = {key: rounded(key, r + 0.02 * direction[key]) for key, r in values.items()}
     return None
 
 
@@ -58,7 +79,7 @@ def _why(spec, declared) -> str:
     return "; ".join(reasons) or "the lags and trajectories leave no room for it"
 
 
-def explain(spec, problem, declared) -> list[Problem]:
+def explain(spec, problem, declared) -> tuple[list[Problem], dict[str, float] | None]:
     """Analytic conflict: the smallest set of declared correlations that cannot hold together."""
     keep = list(range(len(declared)))
     for i in list(keep):
@@ -68,29 +89,44 @@ def explain(spec, problem, declared) -> list[Problem]:
     clash = [declared[i] for i in keep]
     if not clash:
         clash = list(declared)
-    lo, hi = 0.0, 1.0  # shrink the clashing r toward zero by the smallest share that fits
-    for _ in range(10):
+    # move the clashing targets toward the values those pairs take without the declarations, by the
+    # smallest share that fits
+    others = [j for j in range(len(declared)) if j not in keep]
+    free_fit = fit(problem.without(others))
+    if free_fit is None:
+        return _report(spec, clash, None, lambda corr: _why(spec, clash), "cannot hold together")
+    model, noise = free_fit.solution.model, free_fit.solution.noise_corr
+    free = {i: model.covariance(model.terms[problem.pairs[i][0]], model.terms[problem.pairs[i][1]], noise)
+            for i in keep}
+    lo, hi = 0.0, 1.0
+    for _ in range(12):
         mid = (lo + hi) / 2
         trial = problem.targets.copy()
         for i in keep:
-            trial[i] = problem.targets[i] * (1 - mid)
+            trial[i] = (1 - mid) * problem.targets[i] + mid * free[i]
         if fit(problem.with_targets(trial)) is not None:
             hi = mid
         else:
             lo = mid
-    start = {declared[i].key: declared[i].r * (1 - hi) for i in keep}
+    jitter = 1.0 + spec.noise.gaussian**2
+    start = {}
+    for i in keep:
+        a, b = problem.pairs[i]
+        latent = float(np.clip(((1 - hi) * problem.targets[i] + hi * free[i]) / jitter, -1.0, 1.0))
+        start[declared[i].key] = norta.pearson(resolve(spec.metrics[a]), resolve(spec.metrics[b]), latent,
+                                               spec.noise.outliers)
     reason = _why(spec, clash)
     return _report(spec, clash, start, lambda corr: reason, "cannot hold together")
 
 
-def unreachable(spec, calibration) -> list[Problem]:
+def unreachable(spec, calibration) -> tuple[list[Problem], dict[str, float] | None]:
     """Declared r that the pilot, with everything in place, could not bring within DELIVERY_TOLERANCE."""
     measured = calibration.measured.get("measured")
     if measured is None:
-        return []
+        return [], None
     missed = [(c, float(r)) for c, r in zip(calibration.declared, measured) if abs(r - c.r) > DELIVERY_TOLERANCE]
     if not missed:
-        return []
+        return [], None
     season = spec.seasonality
     seasonal = set(season.applies_to or ()) if season is not None else set()
     ended = calibration.measured.get("ended_share", 0)
@@ -110,8 +146,8 @@ def unreachable(spec, calibration) -> list[Problem]:
                    delivered=start)
 
 
-def _report(spec, clash, start, why, verb, delivered=None) -> list[Problem]:
-    nearest = _nearest(spec, start)
+def _report(spec, clash, start, why, verb, delivered=None) -> tuple[list[Problem], dict[str, float] | None]:
+    nearest = None if _CHECKING.get() or start is None else _nearest(spec, start)
     problems = []
     for corr in clash:
         closest = f" (the closest it comes is {delivered[corr.key]:+.3f})" if delivered else ""
@@ -121,4 +157,4 @@ def _report(spec, clash, start, why, verb, delivered=None) -> list[Problem]:
         with_others = f" with {', '.join(others)}" if others else ""
         problems.append(Problem(f"correlations.{corr.key}.r",
                                 f"{corr.r:g} {verb}{with_others}{closest}: {why(corr)}{hint}"))
-    return problems
+    return problems, nearest

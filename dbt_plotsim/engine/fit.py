@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .copula import Loading
-from .solve import Solution, solve
+from .solve import Solution, solve, solve_quiet
 from .visibility import visible
 
 DEFAULT_SIGNAL = 0.7
@@ -33,6 +33,7 @@ class FitProblem:
     persistence: float | None  # None: free
     pairs: tuple[tuple[int, int], ...]
     targets: np.ndarray  # latent correlation per pair
+    undeclared: str = "free"  # or near_zero: undeclared pairs pulled toward 0
 
     def with_targets(self, targets: np.ndarray) -> "FitProblem":
         return replace(self, targets=np.asarray(targets, dtype=float))
@@ -52,7 +53,8 @@ class Fit:
 def evaluate(problem: FitProblem, signals: list[float], weights: dict[int, float], persistence: float) -> Solution:
     loads = [Loading(sign=s, signal=float(r)) for s, r in zip(problem.signs, signals)]
     lags = {m: (d, n, weights[m]) for m, (d, n, _) in problem.lags.items()}
-    return solve(loads, list(problem.order), lags, problem.moments, persistence, list(problem.pairs), problem.targets)
+    method = solve_quiet if problem.undeclared == "near_zero" else solve
+    return method(loads, list(problem.order), lags, problem.moments, persistence, list(problem.pairs), problem.targets)
 
 
 SIGNAL_STEPS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0)  # shares of DEFAULT_SIGNAL

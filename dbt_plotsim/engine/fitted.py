@@ -33,9 +33,15 @@ def fitted_lines(plan) -> list[str]:
     matrix = measured.get("matrix")
     declared = {frozenset(c.between): c for c in spec.correlations}
     if declared:
-        lines.append("declared correlation               declared  delivered")
+        adjusted = calibration.adjusted
+        lines.append("declared correlation               declared  delivered"
+                     + ("  (nearest value used instead)" if adjusted else ""))
         for corr, r in zip(calibration.declared, measured.get("measured", [])):
-            lines.append(f"  {corr.key:<33}{corr.r:>+8.2f}  {r:>+8.3f}")
+            if corr.key in adjusted:
+                user, used = adjusted[corr.key]
+                lines.append(f"  {corr.key:<33}{user:>+8.2f}  {r:>+8.3f}  ({used:+g})")
+            else:
+                lines.append(f"  {corr.key:<33}{corr.r:>+8.2f}  {r:>+8.3f}")
     if matrix is not None and len(names) > 1:
         lines.append("undeclared pairs (expected r)")
         for a in range(len(names)):
@@ -50,3 +56,23 @@ def fitted_lines(plan) -> list[str]:
             lines.append(f"warning: events.{event.name}.when never held on the calibration pilot, so it will "
                          "probably never fire: loosen its level or shorten `for`")
     return lines
+
+
+def relations(plan) -> list[dict]:
+    """Declared lags and correlations as the data delivers them, for `_plotsim_relations` and the manifest:
+    `value` is what the tests hold the data to (the declared r, or the nearest one used instead), `declared`
+    what the spec says, `delivered` what the calibration pilot measured, `weight` the lag weight in use."""
+    names = plan.metric_names
+    calibration = plan.calibration
+    rows = [{"kind": "lag", "metric": lag.metric, "other": lag.follows, "value": float(lag.periods),
+             "weight": plan.lags[names.index(lag.metric)][2], "declared": float(lag.periods), "delivered": None}
+            for lag in plan.spec.lags]
+    measured = dict(zip((c.key for c in calibration.declared), calibration.measured.get("measured", [])))
+    adjusted = calibration.adjusted
+    for corr in plan.spec.correlations:
+        used = adjusted[corr.key][1] if corr.key in adjusted else corr.r
+        delivered = measured.get(corr.key)
+        rows.append({"kind": "correlation", "metric": corr.between[0], "other": corr.between[1], "value": used,
+                     "weight": None, "declared": corr.r,
+                     "delivered": None if delivered is None else round(float(delivered), 4)})
+    return rows

@@ -69,6 +69,13 @@ class Plan:
     calibration: object = None  # calibrate.Calibration: fitted values and what the pilot measured
     _scaled: dict = field(default_factory=dict, repr=False)
 
+    @property
+    def warnings(self) -> list[str]:
+        """What the user should know before using the data: declared values replaced by nearest ones."""
+        adjusted = getattr(self.calibration, "adjusted", None) or {}
+        return [f"correlations.{key}.r: {declared:g} cannot hold; generating with the nearest value that does, "
+                f"{used:g} (calibration.on_conflict: nearest)" for key, (declared, used) in adjusted.items()]
+
     def scaled_marginal(self, m: int, factor: float) -> Marginal:
         """Metric m's marginal in a period with seasonal multiplier `factor` (tabulated once per plan)."""
         key = (m, factor)
@@ -179,7 +186,7 @@ def _build(spec) -> tuple[Plan | None, list[Problem]]:
     marginals = [resolve(m) for m in spec.metrics]
     calibration = calibrate(spec, index, marginals, order, moments)
     if calibration.problems:
-        return None, calibration.problems
+        return _nearest_or(spec, calibration.problems, calibration.nearest)
     model, noise_corr, lags = calibration.model, calibration.noise_corr, calibration.lags
     factor = np.linalg.cholesky(noise_corr + 1e-10 * np.eye(len(names)))
 
@@ -201,9 +208,25 @@ def _build(spec) -> tuple[Plan | None, list[Problem]]:
         return True
 
     calibration.measured = refine(plan, rebuild)
-    missed = unreachable(spec, calibration)
+    missed, nearest = unreachable(spec, calibration)
     if missed:
-        return None, missed
+        return _nearest_or(spec, missed, nearest)
+    return plan, []
+
+
+def _nearest_or(spec, problems: list[Problem], nearest: dict | None) -> tuple[Plan | None, list[Problem]]:
+    """The problems, or (with `calibration.on_conflict: nearest`) the plan of the nearest values that hold,
+    keeping the user's spec and a record of what was declared and what is delivered instead."""
+    if spec.calibration.on_conflict != "nearest" or not nearest:
+        return None, problems
+    from .conflicts import with_correlations
+
+    plan, again = _build(with_correlations(spec, nearest))
+    if again:
+        return None, problems
+    declared = {c.key: c.r for c in spec.correlations}
+    plan.calibration.adjusted = {key: (declared[key], value) for key, value in nearest.items()}
+    plan.spec = spec
     return plan, []
 
 

@@ -91,6 +91,30 @@ def solve(loads: list[Loading], order: list[int], lags: dict, moments, persisten
     return best
 
 
-def lag_dict(lags: dict, weights: dict[int, float]) -> dict:
-    """Lags (follower -> (driver, periods, weight)) with weights replaced where given."""
-    return {m: (d, n, weights.get(m, w)) for m, (d, n, w) in lags.items()}
+def solve_quiet(loads: list[Loading], order: list[int], lags: dict, moments, persistence: float,
+                pairs: list[tuple[int, int]], targets: np.ndarray) -> Solution:
+    """As `solve`, then pull every undeclared pair (other than a follower and its driver) toward r = 0, as
+    far as a valid C allows: their free values shrink by the largest share that still holds."""
+    sol = solve(loads, order, lags, moments, persistence, pairs, targets)
+    if not sol.feasible:
+        return sol
+    linked = {frozenset((m, d)) for m, (d, _, _) in lags.items()}
+    taken = {frozenset(p) for p in pairs} | linked
+    quiet = [(a, b) for a in range(len(loads)) for b in range(a + 1, len(loads)) if frozenset((a, b)) not in taken]
+    if not quiet:
+        return sol
+    terms = sol.model.terms
+    free = np.array([sol.model.covariance(terms[a], terms[b], sol.noise_corr) for a, b in quiet])
+    best, lo, hi = sol, 0.0, 1.0
+    for share in [1.0] + [None] * 6:
+        mid = share if share is not None else (lo + hi) / 2
+        trial = solve(loads, order, lags, moments, persistence, list(pairs) + quiet,
+                      np.concatenate([targets, (1 - mid) * free]))
+        if trial.feasible:
+            best, lo = Solution(trial.model, trial.noise_corr, trial.values[: len(pairs)],
+                                trial.residual[: len(pairs)]), mid
+            if share is not None:
+                break
+        else:
+            hi = mid
+    return best

@@ -6,6 +6,7 @@ from pydantic import Field
 from .archetypes import BUILTIN_ARCHETYPES, CurvePiece
 from .base import Identifier, StrictModel
 from .attributes import Attribute, ReferenceTable
+from .calibration import CalibrationOptions
 from .children import Child
 from .history import History, Stages
 from .lifecycle import Arrivals, Event
@@ -42,6 +43,7 @@ class Spec(StrictModel):
     stages: Stages | None = None
     seasonality: Seasonality | None = None
     tables: Tables = Tables()
+    calibration: CalibrationOptions = CalibrationOptions()
 
     def metric(self, name: str) -> Metric:
         return next(m for m in self.metrics if m.name == name)
