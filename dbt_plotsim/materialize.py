@@ -110,8 +110,9 @@ def _ensure_meta_tables(conn, schema: str) -> None:
         output varchar, tables varchar, total_rows bigint, generated_at timestamp)""")
     conn.execute(f"""create table if not exists {s}.{RELATIONS_TABLE} (
         source_name varchar, kind varchar, metric varchar, other varchar, value double, weight double)""")
-    for column in ("declared", "delivered"):  # tables written before these columns existed gain them
-        conn.execute(f"alter table {s}.{RELATIONS_TABLE} add column if not exists {column} double")
+    for column, kind in (("declared", "double"), ("delivered", "double"), ("scope", "varchar")):
+        # tables written before these columns existed gain them
+        conn.execute(f"alter table {s}.{RELATIONS_TABLE} add column if not exists {column} {kind}")
 
 
 def _record_state(conn, source: SyntheticSource, digest: str, tables: list[str], rows: int) -> None:
@@ -127,12 +128,12 @@ def _record_state(conn, source: SyntheticSource, digest: str, tables: list[str],
 def _record_relations(conn, source: SyntheticSource, plan) -> None:
     s = quote(source.schema)
     conn.execute(f"delete from {s}.{RELATIONS_TABLE} where source_name = ?", [source.name])
-    rows = [(source.name, r["kind"], r["metric"], r["other"], r["value"], r["weight"], r["declared"], r["delivered"])
-            for r in relations(plan)]
+    rows = [(source.name, r["kind"], r["metric"], r["other"], r["value"], r["weight"], r["declared"], r["delivered"],
+             r["scope"]) for r in relations(plan)]
     if rows:
         conn.executemany(f"insert into {s}.{RELATIONS_TABLE} "
-                         "(source_name, kind, metric, other, value, weight, declared, delivered) "
-                         "values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                         "(source_name, kind, metric, other, value, weight, declared, delivered, scope) "
+                         "values (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
 def _views_over_parquet(conn, schema: str, paths: dict, finalize) -> None:

@@ -100,8 +100,11 @@ def desired_tests(source: SyntheticSource, generation) -> dict[str, dict[str, li
         if table_of[second] != table:
             arguments["other_model"] = ref(table_of[second])
             arguments["join_on"] = _flow([key, "date_key"])
-        arguments["r"] = corr.r
+        adjusted = plan.calibration.adjusted.get(corr.key)
+        arguments["r"] = adjusted[1] if adjusted else corr.r
         arguments["tolerance"] = 0.05
+        if corr.scope != "pooled":
+            arguments.update(scope=corr.scope, segment_model=ref(dim_unit), segment_key=key)
         out[table].setdefault(first, []).append(_test("dbt_plotsim.correlation_within", arguments))
     arrivals = any(seg.arrivals.pattern != "start" for seg in plan.segments)
     if spec.terminal_event is not None or arrivals:

@@ -24,7 +24,8 @@ def render(test: str, **arguments) -> str:
         exceptions=SimpleNamespace(raise_compiler_error=fail),
         dbt=SimpleNamespace(dateadd=lambda part, n, expr: f"({expr} + interval {n} {part})",
                             string_literal=lambda text: "'" + str(text) + "'",
-                            type_int=lambda: "integer", type_float=lambda: "double"),
+                            type_int=lambda: "integer", type_float=lambda: "double",
+                            type_string=lambda: "varchar"),
         execute=False,
     )
     return str(getattr(env.from_string(body).module, f"default__{test}")(**arguments))

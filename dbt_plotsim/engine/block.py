@@ -73,7 +73,7 @@ def block_latent(plan: Plan, seg: SegmentPlan, block: int, n: int):
             _lead_normals(seed, name, seg.name, block, n, lead),
             plan.model.persistence,
         )
-    noise = np.einsum("mk,knp->mnp", plan.noise_factor, independent, optimize=True)
+    noise = np.einsum("mk,knp->mnp", plan.noise_factor_for(seg.name), independent, optimize=True)
     del independent
 
     latent: list[np.ndarray] = [noise[0]] * count
@@ -98,7 +98,8 @@ def block_cells(plan: Plan, seg: SegmentPlan, block: int, n: int):
     """Positions, latents, values and missing cells of n entities of a block (shared with the pilot)."""
     arrival, pos, latent = block_latent(plan, seg, block, n)
     lead, periods = plan.timeline.lead, plan.timeline.periods
-    windows = [jittered(plan, m, seg.name, block, n, z[:, lead:]) for m, z in enumerate(latent)]
+    window = pos[:, lead:]
+    windows = [jittered(plan, m, seg.name, block, n, z[:, lead:], window) for m, z in enumerate(latent)]
     values = [metric_values(plan, m, seg.name, block, n, z) for m, z in enumerate(windows)]
     missing = [missing_cells(plan, m, seg.name, block, n, periods) for m in range(len(windows))]
     return arrival, pos[:, lead:], windows, values, missing

@@ -9,7 +9,7 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -17,6 +17,8 @@ from ..errors import Problem
 from . import norta
 from .copula import LatentModel
 from .fit import Fit, FitProblem, fit
+from .scope import scoped_targets
+from .values import jitter_variance
 
 
 @dataclass
@@ -27,6 +29,8 @@ class Calibration:
     problems: list[Problem] = field(default_factory=list)
     measured: dict = field(default_factory=dict)  # what the pilot delivered: r per pair, ended share
     nearest: dict | None = None  # with problems: nearest r that hold, per correlation key
+    scoped: list = field(default_factory=list)  # scope.ScopedTarget per (declaration, segment)
+    scoped_targets: np.ndarray | None = None  # their current latent targets
     adjusted: dict = field(default_factory=dict)  # on_conflict nearest: key -> (declared r, r used)
 
     @property
@@ -42,56 +46,77 @@ class Calibration:
         return {m: (d, n, self.fit.weights[m]) for m, (d, n, _) in self.problem.lags.items()}
 
 
-def latent_targets(spec, index, marginals) -> tuple[list, list, list[Problem]]:
-    """(pairs, latent targets, declared correlations) and the pairs no latent value reaches."""
-    jitter = 1.0 + spec.noise.gaussian**2
-    outliers = spec.noise.outliers
-    pairs, targets, declared, problems = [], [], [], []
+def pair_noise(spec, a: int, b: int, position_knots: np.ndarray) -> tuple[float, float, float]:
+    """(jitter factor, outlier share of a, of b): latent correlation before jitter = after x factor."""
+    na, nb = spec.noise_of(spec.metrics[a]), spec.noise_of(spec.metrics[b])
+    factor = float(np.sqrt(jitter_variance(na, position_knots) * jitter_variance(nb, position_knots)))
+    return factor, na.outliers, nb.outliers
+
+
+def latent_targets(spec, index, marginals, position_knots) -> tuple[list, list, list, list, list[Problem]]:
+    """(pairs, latent targets, pair noise, declared correlations) and the pairs no latent value reaches."""
+    pairs, targets, noises, declared, problems = [], [], [], [], []
     for corr in spec.correlations:
+        if corr.scope != "pooled":
+            continue  # scope.py: within segments
         a, b = index[corr.between[0]], index[corr.between[1]]
-        latent = norta.latent_for(marginals[a], marginals[b], corr.r, outliers)
+        factor, oa, ob = noise = pair_noise(spec, a, b, position_knots)
+        latent = norta.latent_for(marginals[a], marginals[b], corr.r, oa, ob)
         if latent is None:
-            low, high = norta.pearson_range(marginals[a], marginals[b], outliers)
+            low, high = norta.pearson_range(marginals[a], marginals[b], oa, ob)
             nearest = np.floor(high * 100) / 100 if corr.r > high else np.ceil(low * 100) / 100
             problems.append(Problem(f"correlations.{corr.key}.r", (
                 f"{corr.r} cannot be reached by these two distributions (the most their shapes allow is "
                 f"[{low:.3f}, {high:.3f}]); nearest value that holds: r: {nearest:.2f}")))
             continue
         pairs.append((a, b))
-        targets.append(latent * jitter)
+        targets.append(latent * factor)
+        noises.append(noise)
         declared.append(corr)
-    return pairs, targets, declared, problems
+    return pairs, targets, noises, declared, problems
 
 
-def fit_problem(spec, index, order, moments, pairs, targets) -> FitProblem:
+def fit_problem(spec, index, order, moments, pairs, targets, noises) -> FitProblem:
     lags = {index[l.metric]: (index[l.follows], l.periods, l.weight) for l in spec.lags}
     return FitProblem(
         signs=tuple(m.sign for m in spec.metrics),
         signals=tuple(m.signal for m in spec.metrics),
         lags=lags, order=tuple(order), moments=moments, persistence=spec.persistence,
         pairs=tuple(pairs), targets=np.asarray(targets, dtype=float), undeclared=spec.calibration.undeclared,
+        pair_noise=tuple(noises),
     )
 
 
-def calibrate(spec, index, marginals, order, moments) -> Calibration:
-    pairs, targets, declared, problems = latent_targets(spec, index, marginals)
-    problem = fit_problem(spec, index, order, moments, pairs, targets)
+def calibrate(spec, index, marginals, order, moments, position_knots, segment_moments=None) -> Calibration:
+    pairs, targets, noises, declared, problems = latent_targets(spec, index, marginals, position_knots)
+    scoped, scoped_problems = scoped_targets(spec, index, marginals, position_knots)
+    problems += scoped_problems
+    problem = fit_problem(spec, index, order, moments, pairs, targets, noises)
+    if scoped:
+        problem = replace(problem, scoped=tuple(scoped), scoped_targets=np.array([t.target for t in scoped]),
+                          segment_moments=segment_moments)
     if problems:
         return Calibration(None, problem, declared, problems)
     fitted = fit(problem)
-    if fitted is None:
-        from .conflicts import explain
-
-        problems, nearest = explain(spec, problem, declared)
-        calibration = Calibration(None, problem, declared, problems)
-        calibration.nearest = nearest
+    if fitted is not None:
+        calibration = Calibration(fitted, problem, declared)
+        calibration.scoped = scoped
+        calibration.scoped_targets = np.array([t.target for t in scoped])
         return calibration
-    return Calibration(fitted, problem, declared)
+    from .conflicts import explain
+
+    problems, nearest = explain(spec, problem, declared)
+    calibration = Calibration(None, problem, declared, problems)
+    calibration.nearest = nearest
+    return calibration
 
 
-def refit(calibration: Calibration, targets: np.ndarray) -> bool:
-    """Fit again for corrected latent targets, starting from the current fit; False when none holds."""
+def refit(calibration: Calibration, targets: np.ndarray, scoped_targets: np.ndarray | None = None) -> bool:
+    """Fit again for corrected latent targets (and scoped ones), starting from the current fit; False when
+    none holds."""
     problem = calibration.problem.with_targets(targets)
+    if scoped_targets is not None:
+        problem = replace(problem, scoped_targets=np.asarray(scoped_targets))
     fitted = fit(problem, start=calibration.fit)
     if fitted is None:
         return False

@@ -14,6 +14,7 @@ from .fit import fit
 
 DELIVERY_TOLERANCE = 0.01  # a declared r the pilot cannot bring closer than this is out of reach
 _CHECKING = ContextVar("checking_nearest", default=False)  # inside a candidate's build: no nested search
+_CLOSEST = ContextVar("closest_seen", default=None)  # what a failing candidate's build came closest to
 
 
 def with_correlations(spec, replaced: dict[str, float]):
@@ -21,25 +22,26 @@ def with_correlations(spec, replaced: dict[str, float]):
     from ..spec.model import Spec
 
     data = spec.model_dump(mode="json", by_alias=True, exclude_none=True)
-    for corr in data.get("correlations", []):
-        key = f"{corr['between'][0]}~{corr['between'][1]}"
-        if key in replaced:
-            corr["r"] = replaced[key]
+    for corr, declared in zip(data.get("correlations", []), spec.correlations):
+        if declared.key in replaced:
+            corr["r"] = replaced[declared.key]
     return Spec.model_validate(data)
 
 
-def _holds(spec, replaced: dict[str, float]) -> bool:
+def _holds(spec, replaced: dict[str, float]) -> tuple[bool, dict[str, float]]:
     """Does the spec, with these correlations' r replaced, build without problems (and without falling back
     on nearest values itself)?"""
     from .plan import _build
 
     candidate = with_correlations(spec, replaced)
     strict = candidate.model_copy(update={"calibration": candidate.calibration.model_copy(update={"on_conflict": "reject"})})
-    token = _CHECKING.set(True)
+    token, seen = _CHECKING.set(True), _CLOSEST.set({})
     try:
-        return not _build(strict)[1]
+        ok = not _build(strict)[1]
+        return ok, dict(_CLOSEST.get() or {})
     finally:
         _CHECKING.reset(token)
+        _CLOSEST.reset(seen)
 
 
 def _nearest(spec, start: dict[str, float]) -> dict[str, float] | None:
@@ -53,10 +55,13 @@ def _nearest(spec, start: dict[str, float]) -> dict[str, float] | None:
         return float(np.clip(step(round(r * 100, 6)) / 100, -0.99, 0.99))
 
     values = {key: rounded(key, r) for key, r in start.items()}
-    for _ in range(4):
-        if _holds(spec, values):
+    for _ in range(6):
+        ok, closest = _holds(spec, values)
+        if ok:
             return values
-        values = {key: rounded(key, r + 0.02 * direction[key]) for key, r in values.items()}
+        # the next candidate: past what this one came closest to (the free parameters move with the values)
+        values = {key: rounded(key, closest[key] + 0.01 * direction[key] if key in closest
+                               else r + 0.02 * direction[key]) for key, r in values.items()}
     return None
 
 
@@ -73,6 +78,14 @@ def _why(spec, declared) -> str:
             motion = "rises" if same else "falls"
             reasons.append(f"{b.name} has {b.polarity} polarity and {a.name} {a.polarity}, so {b.name} {motion} "
                            f"when {a.name} rises{fixed}; {corr.r:+g} works against that")
+    grain = spec.window.grain
+    for corr in declared:
+        for lag in spec.lags:
+            if {lag.metric, lag.follows} == set(corr.between):
+                reasons.append(f"{lag.metric} follows {lag.follows} by {lag.periods} {grain}s, so its level mostly "
+                               f"echoes {lag.follows} from {lag.periods} {grain}s before; a same-period r of "
+                               f"{corr.r:+g} would take so much shared variation that the lag no longer shows "
+                               f"(shorten the lag or lower r)")
     if len(declared) >= 2 and not reasons:
         listed = ", ".join(f"{c.key} {c.r:+g}" for c in declared)
         reasons.append(f"together ({listed}) they need a correlation matrix that is not positive semi-definite")
@@ -108,13 +121,12 @@ def explain(spec, problem, declared) -> tuple[list[Problem], dict[str, float] | 
             hi = mid
         else:
             lo = mid
-    jitter = 1.0 + spec.noise.gaussian**2
     start = {}
     for i in keep:
         a, b = problem.pairs[i]
-        latent = float(np.clip(((1 - hi) * problem.targets[i] + hi * free[i]) / jitter, -1.0, 1.0))
-        start[declared[i].key] = norta.pearson(resolve(spec.metrics[a]), resolve(spec.metrics[b]), latent,
-                                               spec.noise.outliers)
+        factor, oa, ob = problem.pair_noise[i]
+        latent = float(np.clip(((1 - hi) * problem.targets[i] + hi * free[i]) / factor, -1.0, 1.0))
+        start[declared[i].key] = norta.pearson(resolve(spec.metrics[a]), resolve(spec.metrics[b]), latent, oa, ob)
     reason = _why(spec, clash)
     return _report(spec, clash, start, lambda corr: reason, "cannot hold together")
 
@@ -124,7 +136,13 @@ def unreachable(spec, calibration) -> tuple[list[Problem], dict[str, float] | No
     measured = calibration.measured.get("measured")
     if measured is None:
         return [], None
-    missed = [(c, float(r)) for c, r in zip(calibration.declared, measured) if abs(r - c.r) > DELIVERY_TOLERANCE]
+    delivered = list(zip(calibration.declared, measured))
+    delivered += list(zip((t.corr for t in calibration.scoped), calibration.measured.get("scoped_measured", [])))
+    worst: dict[str, tuple] = {}  # a declaration for each segment is reported at its worst segment
+    for corr, r in delivered:
+        if abs(r - corr.r) > DELIVERY_TOLERANCE and abs(r - corr.r) > abs(worst.get(corr.key, (corr, corr.r))[1] - corr.r):
+            worst[corr.key] = (corr, float(r))
+    missed = list(worst.values())
     if not missed:
         return [], None
     season = spec.seasonality
@@ -146,7 +164,46 @@ def unreachable(spec, calibration) -> tuple[list[Problem], dict[str, float] | No
                    delivered=start)
 
 
+def scoped_conflicts(spec, plan, segment_moments) -> tuple[list[Problem], dict[str, float] | None]:
+    """Correlations declared within a segment that no valid noise matrix of that segment can give: each
+    moved toward its value without the declaration (the pooled model's) by the smallest share that holds."""
+    from .scope import segment_matrices, within_correlation
+
+    calibration = plan.calibration
+    scoped, targets = calibration.scoped, calibration.scoped_targets
+    free = np.array([within_correlation(plan.model, segment_moments[t.segment], plan.noise_corr, *t.pair)
+                     * t.noise[0] for t in scoped])
+
+    def holds(share: float) -> bool:
+        return not segment_matrices(plan.model, plan.noise_corr, segment_moments, scoped,
+                                    (1 - share) * targets + share * free)[1]
+
+    lo, hi = 0.0, 1.0
+    for _ in range(12):
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if holds(mid) else (mid, hi)
+    failed = set(segment_matrices(plan.model, plan.noise_corr, segment_moments, scoped, targets)[1])
+    start: dict[str, float] = {}
+    clash = []
+    for t, target, value in zip(scoped, targets, free):
+        if t.segment not in failed:
+            continue
+        latent = float(np.clip(((1 - hi) * target + hi * value) / t.noise[0], -1.0, 1.0))
+        a, b = t.pair
+        r = norta.pearson(resolve(spec.metrics[a]), resolve(spec.metrics[b]), latent, t.noise[1], t.noise[2])
+        if t.corr.key not in start or abs(r - t.corr.r) > abs(start[t.corr.key] - t.corr.r):
+            start[t.corr.key] = r
+        if t.corr not in clash:
+            clash.append(t.corr)
+    segments = ", ".join(sorted(failed))
+    return _report(spec, clash, start, lambda corr: (
+        f"within {segments}, the trajectory and the pooled relations leave no valid correlation matrix for it"),
+        "cannot hold")
+
+
 def _report(spec, clash, start, why, verb, delivered=None) -> tuple[list[Problem], dict[str, float] | None]:
+    if _CHECKING.get() and start is not None and _CLOSEST.get() is not None:
+        _CLOSEST.get().update(start)
     nearest = None if _CHECKING.get() or start is None else _nearest(spec, start)
     problems = []
     for corr in clash:

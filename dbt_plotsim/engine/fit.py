@@ -15,6 +15,7 @@ import numpy as np
 
 from .copula import Loading
 from .solve import Solution, solve, solve_quiet
+from .scope import segment_matrices
 from .visibility import visible
 
 DEFAULT_SIGNAL = 0.7
@@ -34,12 +35,17 @@ class FitProblem:
     pairs: tuple[tuple[int, int], ...]
     targets: np.ndarray  # latent correlation per pair
     undeclared: str = "free"  # or near_zero: undeclared pairs pulled toward 0
+    pair_noise: tuple = ()  # per pair: (jitter factor, outlier share of each metric), for output <-> latent
+    scoped: tuple = ()  # scope.ScopedTarget: correlations declared within segments, which must hold too
+    scoped_targets: np.ndarray | None = None
+    segment_moments: dict | None = None
 
     def with_targets(self, targets: np.ndarray) -> "FitProblem":
         return replace(self, targets=np.asarray(targets, dtype=float))
 
     def without(self, keep_pairs: list[int]) -> "FitProblem":
-        return replace(self, pairs=tuple(self.pairs[i] for i in keep_pairs), targets=self.targets[list(keep_pairs)])
+        return replace(self, pairs=tuple(self.pairs[i] for i in keep_pairs), targets=self.targets[list(keep_pairs)],
+                       pair_noise=tuple(self.pair_noise[i] for i in keep_pairs))
 
 
 @dataclass
@@ -81,6 +87,9 @@ def fit(problem: FitProblem, start: Fit | None = None) -> Fit | None:
             return None
         lags = {m: (d, n, weights[m]) for m, (d, n, _) in problem.lags.items()}
         if not visible(sol.model, sol.noise_corr, lags):
+            return None
+        if problem.scoped and segment_matrices(sol.model, sol.noise_corr, problem.segment_moments,
+                                               list(problem.scoped), problem.scoped_targets)[1]:
             return None
         return Fit(list(signals), dict(weights), persistence, sol)
 

@@ -65,14 +65,18 @@ def relations(plan) -> list[dict]:
     names = plan.metric_names
     calibration = plan.calibration
     rows = [{"kind": "lag", "metric": lag.metric, "other": lag.follows, "value": float(lag.periods),
-             "weight": plan.lags[names.index(lag.metric)][2], "declared": float(lag.periods), "delivered": None}
-            for lag in plan.spec.lags]
+             "weight": plan.lags[names.index(lag.metric)][2], "declared": float(lag.periods), "delivered": None,
+             "scope": "pooled"} for lag in plan.spec.lags]
     measured = dict(zip((c.key for c in calibration.declared), calibration.measured.get("measured", [])))
+    for target, r in zip(calibration.scoped, calibration.measured.get("scoped_measured", [])):
+        key = target.corr.key  # each_segment: the segment furthest from the declared r
+        if key not in measured or abs(r - target.corr.r) > abs(measured[key] - target.corr.r):
+            measured[key] = r
     adjusted = calibration.adjusted
     for corr in plan.spec.correlations:
         used = adjusted[corr.key][1] if corr.key in adjusted else corr.r
         delivered = measured.get(corr.key)
         rows.append({"kind": "correlation", "metric": corr.between[0], "other": corr.between[1], "value": used,
-                     "weight": None, "declared": corr.r,
+                     "weight": None, "declared": corr.r, "scope": corr.scope,
                      "delivered": None if delivered is None else round(float(delivered), 4)})
     return rows

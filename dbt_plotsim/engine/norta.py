@@ -43,38 +43,41 @@ def _weights(rho: float) -> np.ndarray:
     return w / w.sum()
 
 
-def pearson(a: Marginal, b: Marginal, rho: float, outliers: float = 0.0) -> float:
-    """Pearson r of (a, b) outputs whose latent normals correlate at rho, with an outlier share per cell."""
+def pearson(a: Marginal, b: Marginal, rho: float, outliers: float = 0.0, outliers_b: float | None = None) -> float:
+    """Pearson r of (a, b) outputs whose latent normals correlate at rho, with an outlier share per cell
+    (`outliers` for a, `outliers_b` for b, the same when not given; hits are independent)."""
     ma, mb = _moments(a), _moments(b)
     w = _weights(rho)
     pa, pb = w.sum(axis=1), w.sum(axis=0)
     mean_a, mean_b = pa @ ma.grid_values, pb @ mb.grid_values
     sq_a, sq_b = pa @ ma.grid_values**2, pb @ mb.grid_values**2
     cross = ma.grid_values @ w @ mb.grid_values
-    o = outliers
-    e_a = (1 - o) * mean_a + o * ma.outlier_mean
-    e_b = (1 - o) * mean_b + o * mb.outlier_mean
-    e_aa = (1 - o) * sq_a + o * ma.outlier_second
-    e_bb = (1 - o) * sq_b + o * mb.outlier_second
-    e_ab = (1 - o) ** 2 * cross + (1 - o) * o * (mean_a * mb.outlier_mean + ma.outlier_mean * mean_b) \
-        + o * o * ma.outlier_mean * mb.outlier_mean
+    oa, ob = outliers, outliers if outliers_b is None else outliers_b
+    e_a = (1 - oa) * mean_a + oa * ma.outlier_mean
+    e_b = (1 - ob) * mean_b + ob * mb.outlier_mean
+    e_aa = (1 - oa) * sq_a + oa * ma.outlier_second
+    e_bb = (1 - ob) * sq_b + ob * mb.outlier_second
+    e_ab = (1 - oa) * (1 - ob) * cross + (1 - oa) * ob * mean_a * mb.outlier_mean \
+        + oa * (1 - ob) * ma.outlier_mean * mean_b + oa * ob * ma.outlier_mean * mb.outlier_mean
     var_a, var_b = e_aa - e_a**2, e_bb - e_b**2
     if var_a <= 0 or var_b <= 0:
         return 0.0
     return float((e_ab - e_a * e_b) / np.sqrt(var_a * var_b))
 
 
-def pearson_range(a: Marginal, b: Marginal, outliers: float = 0.0) -> tuple[float, float]:
-    return pearson(a, b, -1.0, outliers), pearson(a, b, 1.0, outliers)
+def pearson_range(a: Marginal, b: Marginal, outliers: float = 0.0,
+                  outliers_b: float | None = None) -> tuple[float, float]:
+    return pearson(a, b, -1.0, outliers, outliers_b), pearson(a, b, 1.0, outliers, outliers_b)
 
 
-def latent_for(a: Marginal, b: Marginal, r: float, outliers: float = 0.0) -> float | None:
+def latent_for(a: Marginal, b: Marginal, r: float, outliers: float = 0.0,
+               outliers_b: float | None = None) -> float | None:
     """The latent correlation giving output Pearson r, or None when no latent value reaches it."""
-    low, high = pearson_range(a, b, outliers)
+    low, high = pearson_range(a, b, outliers, outliers_b)
     if not (low - 1e-9 <= r <= high + 1e-9):
         return None
     if r >= high:
         return 1.0
     if r <= low:
         return -1.0
-    return float(brentq(lambda rho: pearson(a, b, rho, outliers) - r, -1.0, 1.0, xtol=1e-5))
+    return float(brentq(lambda rho: pearson(a, b, rho, outliers, outliers_b) - r, -1.0, 1.0, xtol=1e-5))

@@ -31,6 +31,7 @@ class PilotCells:
     values: list[np.ndarray]  # per metric, value of active cells, NaN where missing
     ended_share: float
     positions: np.ndarray  # trajectory position of active cells
+    segments: np.ndarray  # index of each active cell's segment (among segments with entities)
 
     @property
     def cells_per_entity(self) -> float:
@@ -57,7 +58,7 @@ def pilot_latents(plan) -> list[tuple]:
     out = []
     for seg, block, weight in pilot_units(plan):
         arrival, pos, latent = block_latent(plan, seg, block, ENTITY_BLOCK)
-        z = [jittered(plan, m, seg.name, block, ENTITY_BLOCK, l[:, lead:]) for m, l in enumerate(latent)]
+        z = [jittered(plan, m, seg.name, block, ENTITY_BLOCK, l[:, lead:], pos[:, lead:]) for m, l in enumerate(latent)]
         missing = [missing_cells(plan, m, seg.name, block, ENTITY_BLOCK, plan.periods) for m in range(len(z))]
         out.append((seg, block, weight, arrival, pos[:, lead:], z, missing))
     return out
@@ -72,7 +73,8 @@ def simulate(plan, units: list[tuple]) -> PilotCells:
     names = plan.metric_names
     latents = [[] for _ in names]
     values = [[] for _ in names]
-    weights, positions, ended, entities = [], [], 0.0, 0.0
+    weights, positions, segment_of, ended, entities = [], [], [], 0.0, 0.0
+    index = {}
     for seg, block, weight, arrival, window, z, missing in units:
         x = [metric_values(plan, m, seg.name, block, ENTITY_BLOCK, zm) for m, zm in enumerate(z)]
         active = active_mask(arrival, plan.periods)
@@ -82,6 +84,7 @@ def simulate(plan, units: list[tuple]) -> PilotCells:
         entities += weight * ENTITY_BLOCK
         weights.append(np.full(int(active.sum()), weight))
         positions.append(window[active])
+        segment_of.append(np.full(int(active.sum()), index.setdefault(seg.name, len(index)), dtype=np.int32))
         for m in range(len(names)):
             latents[m].append(z[m][active])
             v = x[m].copy()
@@ -90,7 +93,7 @@ def simulate(plan, units: list[tuple]) -> PilotCells:
             values[m].append(v[active])
     return PilotCells([np.concatenate(l) for l in latents], np.concatenate(weights),
                       [np.concatenate(v) for v in values], ended / max(entities, 1e-300),
-                      np.concatenate(positions))
+                      np.concatenate(positions), np.concatenate(segment_of))
 
 
 def latent_cdf(latent: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -113,16 +116,37 @@ def pooled_r(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
     return float((w * dx * dy).sum() / np.sqrt((w * dx * dx).sum() * (w * dy * dy).sum()))
 
 
-def refine(plan, rebuild) -> dict:
+def _corrected(targets, error, open_pairs, pairs, noises, base) -> np.ndarray:
+    """Latent targets moved against the measured error (open pairs only), through the output-r slope."""
+    factors = np.array([f for f, _, _ in noises])
+    slopes = np.array([_slope(base[a], base[b], t / f, oa, ob) for (a, b), t, (f, oa, ob) in zip(pairs, targets, noises)])
+    step = np.where(open_pairs, error * factors / slopes, 0.0)
+    return np.clip(targets - step, -0.999 * factors, 0.999 * factors)
+
+
+def _damped(step, apply) -> np.ndarray | None:
+    """The corrected targets, or half and a quarter of the correction when the full one cannot be fitted."""
+    for share in (1.0, 0.5, 0.25):
+        trial = step(share)
+        if apply(trial):
+            return trial
+    return None
+
+
+def refine(plan, rebuild, rebuild_segments=None) -> dict:
     """Pilot rounds on `plan` (changed in place through `rebuild(targets, marginals)`, which re-fits and
-    returns False when the corrected targets cannot be fitted). Returns what the pilot measured."""
+    returns False when the corrected targets cannot be fitted, and `rebuild_segments(targets)` for the
+    correlations declared within segments). Returns what the pilot measured."""
     calibration = plan.calibration
     pairs = list(calibration.problem.pairs)
     declared = np.array([c.r for c in calibration.declared])
     targets = calibration.problem.targets.copy()
+    scoped = calibration.scoped
+    scoped_declared = np.array([t.corr.r for t in scoped])
+    scoped_targets = calibration.scoped_targets.copy() if scoped else np.zeros(0)
+    segment_index = {seg.name: i for i, seg in enumerate(s for s in plan.segments if s.count > 0)}
     base = list(plan.marginals)
-    jitter = 1.0 + plan.spec.noise.gaussian**2
-    outliers = plan.spec.noise.outliers
+    noises = calibration.problem.pair_noise
     state = {}
     for round_ in range(ROUNDS):
         units = pilot_latents(plan)
@@ -132,18 +156,29 @@ def refine(plan, rebuild) -> dict:
         plan._scaled.clear()
         cells = simulate(plan, units)  # values (and who ends) with the fitted CDFs
         measured = np.array([pooled_r(cells.values[a], cells.values[b], cells.weights) for a, b in pairs])
-        error = measured - declared
-        state = dict(targets=targets.copy(), measured=measured, ended_share=cells.ended_share,
-                     worst=float(np.max(np.abs(error), initial=0.0)))
+        within = np.array([pooled_r(*_in_segment(cells, t.pair, segment_index[t.segment])) for t in scoped])
+        error, scoped_error = measured - declared, within - scoped_declared
+        state = dict(targets=targets.copy(), measured=measured, scoped_measured=within,
+                     ended_share=cells.ended_share,
+                     worst=float(np.max(np.abs(np.concatenate([error, scoped_error])), initial=0.0)))
         open_pairs = np.abs(error) > TOLERANCE  # a pair on target keeps its target: others do not move it
-        if not open_pairs.any() or round_ == ROUNDS - 1:
+        open_scoped = np.abs(scoped_error) > TOLERANCE
+        if not (open_pairs.any() or open_scoped.any()) or round_ == ROUNDS - 1:
             break
-        slopes = np.array([_slope(base[a], base[b], t / jitter, outliers) for (a, b), t in zip(pairs, targets)])
-        step = np.where(open_pairs, error * jitter / slopes, 0.0)
-        trial = np.clip(targets - step, -0.999 * jitter, 0.999 * jitter)
-        if not rebuild(trial, marginals):
+        moved = False
+        if open_pairs.any():
+            trial = _damped(lambda d: _corrected(targets, error * d, open_pairs, pairs, noises, base),
+                            lambda t: rebuild(t, marginals))
+            if trial is not None:
+                targets, moved = trial, True
+        if open_scoped.any():
+            trial = _damped(lambda d: _corrected(scoped_targets, scoped_error * d, open_scoped,
+                                                 [t.pair for t in scoped], [t.noise for t in scoped], base),
+                            rebuild_segments)
+            if trial is not None:
+                scoped_targets, moved = trial, True
+        if not moved:
             break
-        targets = trial
     count = len(plan.metric_names)
     state["matrix"] = np.array([[1.0 if a == b else pooled_r(cells.values[a], cells.values[b], cells.weights)
                                  for b in range(count)] for a in range(count)])
@@ -152,9 +187,15 @@ def refine(plan, rebuild) -> dict:
     return state
 
 
-def _slope(a, b, latent: float, outliers: float) -> float:
+def _in_segment(cells, pair, segment: int):
+    inside = cells.segments == segment
+    a, b = pair
+    return cells.values[a][inside], cells.values[b][inside], cells.weights[inside]
+
+
+def _slope(a, b, latent: float, outliers: float, outliers_b: float) -> float:
     """d output r / d latent correlation, at `latent`."""
     h = 0.01
     low, high = max(latent - h, -1.0), min(latent + h, 1.0)
-    slope = (norta.pearson(a, b, high, outliers) - norta.pearson(a, b, low, outliers)) / (high - low)
+    slope = (norta.pearson(a, b, high, outliers, outliers_b) - norta.pearson(a, b, low, outliers, outliers_b)) / (high - low)
     return max(slope, 0.05)

@@ -16,7 +16,8 @@ import numpy as np
 from ..errors import Problem
 from .calendar import period_starts
 from .calibrate import calibrate, refit
-from .conflicts import unreachable
+from .conflicts import scoped_conflicts, unreachable
+from .scope import segment_matrices
 from .pilot import refine
 from .copula import LatentModel, trajectory_moments
 from .marginals import Marginal, resolve
@@ -67,7 +68,11 @@ class Plan:
     facts: list[FactPlan]
     chunk_blocks: int
     calibration: object = None  # calibrate.Calibration: fitted values and what the pilot measured
+    segment_factors: dict = field(default_factory=dict)  # segment -> factor of its own C (scoped correlations)
     _scaled: dict = field(default_factory=dict, repr=False)
+
+    def noise_factor_for(self, segment: str) -> np.ndarray:
+        return self.segment_factors.get(segment, self.noise_factor)
 
     @property
     def warnings(self) -> list[str]:
@@ -182,9 +187,9 @@ def _build(spec) -> tuple[Plan | None, list[Problem]]:
                                     spec.arrivals_of(s)))
         next_id += s.count
 
-    scale, moments = _calibrate(spec.seed, segments, timeline, offsets)
+    scale, moments, segment_moments = _calibrate(spec.seed, segments, timeline, offsets)
     marginals = [resolve(m) for m in spec.metrics]
-    calibration = calibrate(spec, index, marginals, order, moments)
+    calibration = calibrate(spec, index, marginals, order, moments, scale.knots, segment_moments)
     if calibration.problems:
         return _nearest_or(spec, calibration.problems, calibration.nearest)
     model, noise_corr, lags = calibration.model, calibration.noise_corr, calibration.lags
@@ -198,16 +203,42 @@ def _build(spec) -> tuple[Plan | None, list[Problem]]:
     plan = Plan(spec, starts, timeline, segments, names, marginals, order, lags, model, noise_corr, factor,
                 scale, facts, chunk_blocks, calibration)
 
+    def adopt_fit() -> None:
+        plan.model, plan.noise_corr, plan.lags = calibration.model, calibration.noise_corr, calibration.lags
+        plan.noise_factor = np.linalg.cholesky(plan.noise_corr + 1e-10 * np.eye(len(names)))
+
+    def rebuild_segments(scoped_targets) -> bool:
+        """Each scoped segment's own C for these targets, on the current pooled model (fitted again, with
+        the free parameters giving way, when that model leaves no room for them)."""
+        scoped_targets = np.asarray(scoped_targets)
+        matrices, failed = segment_matrices(plan.model, plan.noise_corr, segment_moments, calibration.scoped,
+                                            scoped_targets)
+        if failed:
+            if not refit(calibration, calibration.problem.targets, scoped_targets):
+                return False
+            adopt_fit()
+            matrices, failed = segment_matrices(plan.model, plan.noise_corr, segment_moments, calibration.scoped,
+                                                scoped_targets)
+            if failed:
+                return False
+        calibration.scoped_targets = scoped_targets
+        plan.segment_factors = {seg: np.linalg.cholesky(c + 1e-10 * np.eye(len(names))) for seg, c in matrices.items()}
+        return True
+
+    if calibration.scoped and not rebuild_segments(calibration.scoped_targets):
+        return _nearest_or(spec, *scoped_conflicts(spec, plan, segment_moments))
+
     def rebuild(targets, marginals) -> bool:
         if not refit(calibration, targets):
             return False
-        plan.model, plan.noise_corr, plan.lags = calibration.model, calibration.noise_corr, calibration.lags
-        plan.noise_factor = np.linalg.cholesky(plan.noise_corr + 1e-10 * np.eye(len(names)))
+        adopt_fit()
         plan.marginals = marginals
         plan._scaled.clear()
+        if calibration.scoped and not rebuild_segments(calibration.scoped_targets):
+            return False
         return True
 
-    calibration.measured = refine(plan, rebuild)
+    calibration.measured = refine(plan, rebuild, rebuild_segments)
     missed, nearest = unreachable(spec, calibration)
     if missed:
         return _nearest_or(spec, missed, nearest)
@@ -260,4 +291,6 @@ def _calibrate(seed: int, segments: list[SegmentPlan], timeline: Timeline, offse
     scale = fit_scale(samples, weights, timeline.lead, masks)
     scores = [scale.score(s) for s in samples]
     moments = trajectory_moments(scores, weights, timeline.lead, offsets, masks)
-    return scale, moments
+    within = {seg.name: trajectory_moments([score], [1.0], timeline.lead, offsets, [mask])
+              for seg, score, mask in zip(active, scores, masks)}
+    return scale, moments, within

@@ -47,8 +47,12 @@ def describe_metric(plan: Plan, m: int) -> str:
         if metric.name in corr.between:
             other = corr.between[1] if corr.between[0] == metric.name else corr.between[0]
             parts.append(f"correlates with {other} at r = {corr.r:g}")
-    if spec.noise.missing > 0:
-        parts.append(f"about {spec.noise.missing:.1%} nulls at random")
+    noise = spec.noise_of(metric)
+    if noise.missing > 0:
+        parts.append(f"about {noise.missing:.1%} nulls at random")
+    if noise.gaussian > 0 and (noise.family != "gaussian" or noise.heteroscedastic > 0):
+        growing = f", spread growing with the trajectory ({noise.heteroscedastic:g})" if noise.heteroscedastic else ""
+        parts.append(f"{noise.family} jitter {noise.gaussian:g}{growing}")
     return " ".join(p for p in [parts[0], "; ".join(parts[1:]) + "."] if p).strip()
 
 

@@ -24,14 +24,42 @@ def period_marginals(plan, m: int, segment: str) -> list[tuple[np.ndarray, objec
     return groups
 
 
-def jittered(plan, m: int, segment: str, block: int, n: int, z: np.ndarray) -> np.ndarray:
-    """The window latent with the spec's jitter added (still unit variance)."""
-    jitter = plan.spec.noise.gaussian
-    if jitter <= 0:
+def noise_of(plan, m: int):
+    return plan.spec.noise_of(plan.spec.metrics[m])
+
+
+def spread_scale(noise, positions: np.ndarray) -> np.ndarray | float:
+    """Jitter spread per cell relative to its size: 1 + h (2 position - 1) (never below 0 for h <= 1)."""
+    if noise.heteroscedastic == 0:
+        return 1.0
+    return 1.0 + noise.heteroscedastic * (2.0 * positions - 1.0)
+
+
+def jitter_variance(noise, position_knots: np.ndarray) -> float:
+    """Pooled variance of latent + jitter (before rescaling), with positions distributed as the knots."""
+    mean_square = float(np.mean(spread_scale(noise, position_knots) ** 2)) if noise.heteroscedastic else 1.0
+    return 1.0 + noise.gaussian**2 * mean_square
+
+
+def _standard_draws(noise, rng: np.random.Generator, shape: tuple) -> np.ndarray:
+    """Unit-variance draws of the jitter family."""
+    if noise.family == "student_t":
+        return rng.standard_t(noise.df, shape) * np.sqrt((noise.df - 2.0) / noise.df)
+    if noise.family == "laplace":
+        return rng.laplace(0.0, np.sqrt(0.5), shape)
+    return rng.standard_normal(shape)
+
+
+def jittered(plan, m: int, segment: str, block: int, n: int, z: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """The window latent with the metric's jitter added, rescaled to unit pooled variance."""
+    noise = noise_of(plan, m)
+    if noise.gaussian <= 0:
         return z
     name = plan.metric_names[m]
-    draws = stream(plan.spec.seed, "jitter", name, segment, block).standard_normal((ENTITY_BLOCK, z.shape[1]))[:n]
-    return (z + jitter * draws) / np.sqrt(1 + jitter**2)
+    rng = stream(plan.spec.seed, "jitter", name, segment, block)
+    draws = _standard_draws(noise, rng, (ENTITY_BLOCK, z.shape[1]))[:n]
+    spread = noise.gaussian * spread_scale(noise, positions)
+    return (z + spread * draws) / np.sqrt(jitter_variance(noise, plan.scale.knots))
 
 
 def metric_values(plan, m: int, segment: str, block: int, n: int, z: np.ndarray) -> np.ndarray:
@@ -44,9 +72,10 @@ def metric_values(plan, m: int, segment: str, block: int, n: int, z: np.ndarray)
     x = np.empty(z.shape)
     for columns, marginal in groups:
         x[:, columns] = marginal.values_z(z[:, columns])
-    if spec.noise.outliers > 0:
+    outliers = noise_of(plan, m).outliers
+    if outliers > 0:
         draws = stream(seed, "outliers", name, segment, block).random((2, ENTITY_BLOCK, periods))[:, :n]
-        hit = draws[0] < spec.noise.outliers
+        hit = draws[0] < outliers
         for columns, marginal in groups:
             cells = np.zeros(hit.shape, dtype=bool)
             cells[:, columns] = hit[:, columns]
@@ -56,7 +85,7 @@ def metric_values(plan, m: int, segment: str, block: int, n: int, z: np.ndarray)
 
 
 def missing_cells(plan, m: int, segment: str, block: int, n: int, periods: int) -> np.ndarray | None:
-    rate = plan.spec.noise.missing
+    rate = noise_of(plan, m).missing
     if rate <= 0:
         return None
     name = plan.metric_names[m]

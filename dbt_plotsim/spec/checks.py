@@ -67,10 +67,14 @@ def check_references(spec: Spec, declared: dict[str, list[str]] | None = None) -
                 problems.append(Problem(f"{path}.between", f"unknown metric '{name}'; {suggest(name, sorted(known_metrics))}"))
         if corr.between[0] == corr.between[1]:
             problems.append(Problem(f"{path}.between", "a metric cannot be correlated with itself"))
-        pair = frozenset(corr.between)
+        pair = (frozenset(corr.between), corr.scope)
         if pair in seen_pairs:
-            problems.append(Problem(path, "this pair is declared more than once"))
+            problems.append(Problem(path, "this pair is declared more than once for the same scope"))
         seen_pairs.add(pair)
+        segments = [s.name for s in spec.segments]
+        if corr.scope not in ("pooled", "each_segment", *segments):
+            problems.append(Problem(f"{path}.scope", f"'{corr.scope}' is not pooled, each_segment or a segment; "
+                                    + suggest(corr.scope, ["pooled", "each_segment", *segments])))
 
     followers = [lag.metric for lag in spec.lags]
     for name in _duplicates(followers):

@@ -172,7 +172,9 @@ def _show(value: Any) -> str:
 def _item_name(section: str, item: Any, index: int) -> str:
     if isinstance(item, Mapping):
         if section == "correlations" and isinstance(item.get("between"), (list, tuple)):
-            return "~".join(str(x) for x in item["between"])
+            pair = "~".join(str(x) for x in item["between"])
+            scope = item.get("scope", "pooled")
+            return pair if scope == "pooled" else f"{pair}@{scope}"
         for key in ("name", "metric", "attribute", "reference", "table"):
             if isinstance(item.get(key), str):
                 return item[key]

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from .base import Identifier, StrictModel
+from .noise import NoiseOverride
 
 MetricType = Literal["score", "amount", "count", "measure"]
 Family = Literal["normal", "lognormal", "beta", "poisson", "gamma", "weibull"]
@@ -36,6 +37,7 @@ class Metric(StrictModel):
     signal: float | None = Field(None, ge=0.0, le=0.95, description=(
         "loading on the trajectory score; unset, it is fitted (up to 0.7) so that every declared relation holds"))
     description: str | None = None
+    noise: NoiseOverride | None = Field(None, description="this metric's own noise keys, over the spec's `noise`")
 
     @property
     def family(self) -> str:

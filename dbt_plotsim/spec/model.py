@@ -45,6 +45,10 @@ class Spec(StrictModel):
     tables: Tables = Tables()
     calibration: CalibrationOptions = CalibrationOptions()
 
+    def noise_of(self, metric: Metric) -> Noise:
+        """The noise of one metric: the spec's block with the metric's own keys over it."""
+        return metric.noise.over(self.noise) if metric.noise is not None else self.noise
+
     def metric(self, name: str) -> Metric:
         return next(m for m in self.metrics if m.name == name)
 

@@ -6,13 +6,19 @@ from pydantic import Field
 from .base import Identifier, StrictModel
 
 
+POOLED, EACH_SEGMENT = "pooled", "each_segment"
+
+
 class Correlation(StrictModel):
     between: tuple[Identifier, Identifier]
-    r: float = Field(ge=-1.0, le=1.0, description="Pearson r of the two output columns, pooled over entity-periods")
+    r: float = Field(ge=-1.0, le=1.0, description="Pearson r of the two output columns over the rows that exist")
+    scope: Identifier = Field(POOLED, description=(
+        "pooled: over every row; each_segment: within every segment; a segment's name: within that segment"))
 
     @property
     def key(self) -> str:
-        return f"{self.between[0]}~{self.between[1]}"
+        pair = f"{self.between[0]}~{self.between[1]}"
+        return pair if self.scope == POOLED else f"{pair}@{self.scope}"
 
 
 class Lag(StrictModel):

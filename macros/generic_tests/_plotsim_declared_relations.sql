@@ -4,7 +4,7 @@
   (the tested model first, then other_model / driver_model); the first schema holding the table wins, so
   a test on a model can read the relations of the synthetic source it is compared with.
 
-  Returns {"where": "<db>.<schema>._plotsim_relations", "rows": [{metric, other, value}, ...]}, names
+  Returns {"where": "<db>.<schema>._plotsim_relations", "rows": [{metric, other, value, scope}, ...]}, names
   lower-cased; when no candidate schema has the table, "rows" is none and "where" says where it looked.
   Runs queries: call it only when `execute` is true.
 #}
@@ -15,10 +15,13 @@
       {% set where = [candidate.database, candidate.schema, '_plotsim_relations'] | select | join('.') %}
       {% set table = adapter.get_relation(database=candidate.database, schema=candidate.schema, identifier='_plotsim_relations') %}
       {% if table is not none %}
-        {% set result = run_query("select metric, other, value from " ~ table ~ " where kind = '" ~ kind ~ "'") %}
+        {% set result = run_query("select * from " ~ table ~ " where kind = '" ~ kind ~ "'") %}
+        {% set names = result.column_names | map('lower') | list %}
         {% set rows = [] %}
         {% for row in result.rows %}
-          {% do rows.append({"metric": row[0] | lower, "other": row[1] | lower, "value": row[2]}) %}
+          {% set scope = row[names.index('scope')] if 'scope' in names else none %}
+          {% do rows.append({"metric": row[names.index('metric')] | lower, "other": row[names.index('other')] | lower,
+                             "value": row[names.index('value')], "scope": scope or 'pooled'}) %}
         {% endfor %}
         {{ return({"where": where, "rows": rows}) }}
       {% endif %}
