@@ -73,7 +73,16 @@ def block_latent(plan: Plan, seg: SegmentPlan, block: int, n: int):
             _lead_normals(seed, name, seg.name, block, n, lead),
             plan.model.persistence,
         )
-    noise = np.einsum("mk,knp->mnp", plan.noise_factor_for(seg.name), independent, optimize=True)
+    groups = plan.noise_groups(seg.name)
+    if len(groups) == 1:
+        noise = np.einsum("mk,knp->mnp", groups[0][1], independent, optimize=True)
+    else:  # regimes: each period mixed by its own matrix; the lead takes the first period's
+        noise = np.empty_like(independent)
+        for columns, factor in groups:
+            cols = columns + lead
+            if 0 in columns:
+                cols = np.concatenate([np.arange(lead), cols])
+            noise[:, :, cols] = np.einsum("mk,knp->mnp", factor, independent[:, :, cols], optimize=True)
     del independent
 
     latent: list[np.ndarray] = [noise[0]] * count

@@ -31,6 +31,8 @@ class Calibration:
     nearest: dict | None = None  # with problems: nearest r that hold, per correlation key
     scoped: list = field(default_factory=list)  # scope.ScopedTarget per (declaration, segment)
     scoped_targets: np.ndarray | None = None  # their current latent targets
+    regimes: list = field(default_factory=list)  # regimes.py: correlations `during` declared periods
+    regime_targets: np.ndarray | None = None
     adjusted: dict = field(default_factory=dict)  # on_conflict nearest: key -> (declared r, r used)
 
     @property
@@ -57,8 +59,8 @@ def latent_targets(spec, index, marginals, position_knots) -> tuple[list, list, 
     """(pairs, latent targets, pair noise, declared correlations) and the pairs no latent value reaches."""
     pairs, targets, noises, declared, problems = [], [], [], [], []
     for corr in spec.correlations:
-        if corr.scope != "pooled":
-            continue  # scope.py: within segments
+        if corr.scope != "pooled" or corr.during is not None:
+            continue  # scope.py: within segments; regimes.py: within periods
         a, b = index[corr.between[0]], index[corr.between[1]]
         factor, oa, ob = noise = pair_noise(spec, a, b, position_knots)
         latent = norta.latent_for(marginals[a], marginals[b], corr.r, oa, ob)

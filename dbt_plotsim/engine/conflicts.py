@@ -138,6 +138,7 @@ def unreachable(spec, calibration) -> tuple[list[Problem], dict[str, float] | No
         return [], None
     delivered = list(zip(calibration.declared, measured))
     delivered += list(zip((t.corr for t in calibration.scoped), calibration.measured.get("scoped_measured", [])))
+    delivered += list(zip((t.corr for t in calibration.regimes), calibration.measured.get("regime_measured", [])))
     worst: dict[str, tuple] = {}  # a declaration for each segment is reported at its worst segment
     for corr, r in delivered:
         if abs(r - corr.r) > DELIVERY_TOLERANCE and abs(r - corr.r) > abs(worst.get(corr.key, (corr, corr.r))[1] - corr.r):

@@ -1,10 +1,11 @@
 """Fitting the parameters a spec leaves free (signals, lag weights) so that every declared relation holds.
 
-A value the user set is kept exactly. Free signals start at DEFAULT_SIGNAL and free lag weights at
-DEFAULT_WEIGHT. When the declared relations cannot hold there (a pair's r, a valid noise correlation matrix,
-a lag that shows in the data), the free lag weights try other values first, then the free signals are
-lowered together by the smallest step that makes the spec feasible, then each is raised again alone as far
-as it goes. So no metric loses more of its trajectory than the declared relations demand, and none is
+A value the user set is kept exactly. Free signals start at DEFAULT_SIGNAL, free lag weights at
+DEFAULT_WEIGHT, a free persistence at DEFAULT_PERSISTENCE. When the declared relations cannot hold there (a
+pair's r, a valid noise correlation matrix, a lag that shows in the data, the correlations declared within
+segments), persistence and the free lag weights try other values first, then the free signals are lowered
+together by the smallest step that makes the spec feasible, then each is raised again alone as far as it
+goes. So no metric loses more of its trajectory than the declared relations demand, and none is
 dropped to 0 while a higher value holds.
 """
 from __future__ import annotations

@@ -68,7 +68,8 @@ def relations(plan) -> list[dict]:
              "weight": plan.lags[names.index(lag.metric)][2], "declared": float(lag.periods), "delivered": None,
              "scope": "pooled"} for lag in plan.spec.lags]
     measured = dict(zip((c.key for c in calibration.declared), calibration.measured.get("measured", [])))
-    for target, r in zip(calibration.scoped, calibration.measured.get("scoped_measured", [])):
+    regimes = zip(calibration.regimes, calibration.measured.get("regime_measured", []))
+    for target, r in [*zip(calibration.scoped, calibration.measured.get("scoped_measured", [])), *regimes]:
         key = target.corr.key  # each_segment: the segment furthest from the declared r
         if key not in measured or abs(r - target.corr.r) > abs(measured[key] - target.corr.r):
             measured[key] = r
@@ -77,6 +78,7 @@ def relations(plan) -> list[dict]:
         used = adjusted[corr.key][1] if corr.key in adjusted else corr.r
         delivered = measured.get(corr.key)
         rows.append({"kind": "correlation", "metric": corr.between[0], "other": corr.between[1], "value": used,
-                     "weight": None, "declared": corr.r, "scope": corr.scope,
+                     "weight": None, "declared": corr.r,
+                     "scope": corr.scope + (f"[{corr.during.label}]" if corr.during is not None else ""),
                      "delivered": None if delivered is None else round(float(delivered), 4)})
     return rows

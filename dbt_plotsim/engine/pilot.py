@@ -32,6 +32,7 @@ class PilotCells:
     ended_share: float
     positions: np.ndarray  # trajectory position of active cells
     segments: np.ndarray  # index of each active cell's segment (among segments with entities)
+    periods: np.ndarray  # window period of each active cell
 
     @property
     def cells_per_entity(self) -> float:
@@ -73,7 +74,7 @@ def simulate(plan, units: list[tuple]) -> PilotCells:
     names = plan.metric_names
     latents = [[] for _ in names]
     values = [[] for _ in names]
-    weights, positions, segment_of, ended, entities = [], [], [], 0.0, 0.0
+    weights, positions, segment_of, period_of, ended, entities = [], [], [], [], 0.0, 0.0
     index = {}
     for seg, block, weight, arrival, window, z, missing in units:
         x = [metric_values(plan, m, seg.name, block, ENTITY_BLOCK, zm) for m, zm in enumerate(z)]
@@ -85,6 +86,7 @@ def simulate(plan, units: list[tuple]) -> PilotCells:
         weights.append(np.full(int(active.sum()), weight))
         positions.append(window[active])
         segment_of.append(np.full(int(active.sum()), index.setdefault(seg.name, len(index)), dtype=np.int32))
+        period_of.append(np.nonzero(active)[1].astype(np.int32))
         for m in range(len(names)):
             latents[m].append(z[m][active])
             v = x[m].copy()
@@ -93,7 +95,7 @@ def simulate(plan, units: list[tuple]) -> PilotCells:
             values[m].append(v[active])
     return PilotCells([np.concatenate(l) for l in latents], np.concatenate(weights),
                       [np.concatenate(v) for v in values], ended / max(entities, 1e-300),
-                      np.concatenate(positions), np.concatenate(segment_of))
+                      np.concatenate(positions), np.concatenate(segment_of), np.concatenate(period_of))
 
 
 def latent_cdf(latent: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -133,9 +135,9 @@ def _damped(step, apply) -> np.ndarray | None:
     return None
 
 
-def refine(plan, rebuild, rebuild_segments=None) -> dict:
+def refine(plan, rebuild, rebuild_cells=None) -> dict:
     """Pilot rounds on `plan` (changed in place through `rebuild(targets, marginals)`, which re-fits and
-    returns False when the corrected targets cannot be fitted, and `rebuild_segments(targets)` for the
+    returns False when the corrected targets cannot be fitted, and `rebuild_cells(scoped, regimes)` for the
     correlations declared within segments). Returns what the pilot measured."""
     calibration = plan.calibration
     pairs = list(calibration.problem.pairs)
@@ -145,6 +147,10 @@ def refine(plan, rebuild, rebuild_segments=None) -> dict:
     scoped_declared = np.array([t.corr.r for t in scoped])
     scoped_targets = calibration.scoped_targets.copy() if scoped else np.zeros(0)
     segment_index = {seg.name: i for i, seg in enumerate(s for s in plan.segments if s.count > 0)}
+    regimes = calibration.regimes
+    regime_declared = np.array([t.corr.r for t in regimes])
+    regime_targets = calibration.regime_targets.copy() if regimes else np.zeros(0)
+    spans = [_span(plan, i) for i in range(len(regimes))]
     base = list(plan.marginals)
     noises = calibration.problem.pair_noise
     state = {}
@@ -157,13 +163,15 @@ def refine(plan, rebuild, rebuild_segments=None) -> dict:
         cells = simulate(plan, units)  # values (and who ends) with the fitted CDFs
         measured = np.array([pooled_r(cells.values[a], cells.values[b], cells.weights) for a, b in pairs])
         within = np.array([pooled_r(*_in_segment(cells, t.pair, segment_index[t.segment])) for t in scoped])
-        error, scoped_error = measured - declared, within - scoped_declared
-        state = dict(targets=targets.copy(), measured=measured, scoped_measured=within,
+        during = np.array([pooled_r(*_in_periods(cells, t.pair, span)) for t, span in zip(regimes, spans)])
+        error, scoped_error, regime_error = measured - declared, within - scoped_declared, during - regime_declared
+        state = dict(targets=targets.copy(), measured=measured, scoped_measured=within, regime_measured=during,
                      ended_share=cells.ended_share,
-                     worst=float(np.max(np.abs(np.concatenate([error, scoped_error])), initial=0.0)))
+                     worst=float(np.max(np.abs(np.concatenate([error, scoped_error, regime_error])), initial=0.0)))
         open_pairs = np.abs(error) > TOLERANCE  # a pair on target keeps its target: others do not move it
         open_scoped = np.abs(scoped_error) > TOLERANCE
-        if not (open_pairs.any() or open_scoped.any()) or round_ == ROUNDS - 1:
+        open_regimes = np.abs(regime_error) > TOLERANCE
+        if not (open_pairs.any() or open_scoped.any() or open_regimes.any()) or round_ == ROUNDS - 1:
             break
         moved = False
         if open_pairs.any():
@@ -174,9 +182,15 @@ def refine(plan, rebuild, rebuild_segments=None) -> dict:
         if open_scoped.any():
             trial = _damped(lambda d: _corrected(scoped_targets, scoped_error * d, open_scoped,
                                                  [t.pair for t in scoped], [t.noise for t in scoped], base),
-                            rebuild_segments)
+                            rebuild_cells)
             if trial is not None:
                 scoped_targets, moved = trial, True
+        if open_regimes.any():
+            trial = _damped(lambda d: _corrected(regime_targets, regime_error * d, open_regimes,
+                                                 [t.pair for t in regimes], [t.noise for t in regimes], base),
+                            lambda t: rebuild_cells(calibration.scoped_targets, t))
+            if trial is not None:
+                regime_targets, moved = trial, True
         if not moved:
             break
     count = len(plan.metric_names)
@@ -185,6 +199,17 @@ def refine(plan, rebuild, rebuild_segments=None) -> dict:
     state["cells_per_entity"] = cells.cells_per_entity
     state["trajectory_r"] = np.array([pooled_r(v, cells.positions, cells.weights) for v in cells.values])
     return state
+
+
+def _span(plan, i: int) -> np.ndarray:
+    """Window periods of regime declaration i (the union of the intervals it applies in)."""
+    return np.concatenate([iv.columns for iv in plan.cells.intervals if i in iv.declarations])
+
+
+def _in_periods(cells, pair, columns: np.ndarray):
+    inside = np.isin(cells.periods, columns)
+    a, b = pair
+    return cells.values[a][inside], cells.values[b][inside], cells.weights[inside]
 
 
 def _in_segment(cells, pair, segment: int):

@@ -17,7 +17,8 @@ from ..errors import Problem
 from .calendar import period_starts
 from .calibrate import calibrate, refit
 from .conflicts import scoped_conflicts, unreachable
-from .scope import segment_matrices
+from .cells import CellNoise
+from .regimes import intervals, regime_targets
 from .pilot import refine
 from .copula import LatentModel, trajectory_moments
 from .marginals import Marginal, resolve
@@ -68,11 +69,14 @@ class Plan:
     facts: list[FactPlan]
     chunk_blocks: int
     calibration: object = None  # calibrate.Calibration: fitted values and what the pilot measured
-    segment_factors: dict = field(default_factory=dict)  # segment -> factor of its own C (scoped correlations)
+    cells: object = None  # cells.CellNoise: matrices of segments and regimes, when any are declared
     _scaled: dict = field(default_factory=dict, repr=False)
 
-    def noise_factor_for(self, segment: str) -> np.ndarray:
-        return self.segment_factors.get(segment, self.noise_factor)
+    def noise_groups(self, segment: str) -> list[tuple[np.ndarray, np.ndarray]]:
+        """[(window period columns, noise factor)] of a segment's cells."""
+        if self.cells is None:
+            return [(np.arange(self.periods), self.noise_factor)]
+        return self.cells.groups(segment, self.noise_factor)
 
     @property
     def warnings(self) -> list[str]:
@@ -187,7 +191,7 @@ def _build(spec) -> tuple[Plan | None, list[Problem]]:
                                     spec.arrivals_of(s)))
         next_id += s.count
 
-    scale, moments, segment_moments = _calibrate(spec.seed, segments, timeline, offsets)
+    scale, moments, segment_moments, over_periods = _calibrate(spec.seed, segments, timeline, offsets)
     marginals = [resolve(m) for m in spec.metrics]
     calibration = calibrate(spec, index, marginals, order, moments, scale.knots, segment_moments)
     if calibration.problems:
@@ -207,25 +211,30 @@ def _build(spec) -> tuple[Plan | None, list[Problem]]:
         plan.model, plan.noise_corr, plan.lags = calibration.model, calibration.noise_corr, calibration.lags
         plan.noise_factor = np.linalg.cholesky(plan.noise_corr + 1e-10 * np.eye(len(names)))
 
-    def rebuild_segments(scoped_targets) -> bool:
-        """Each scoped segment's own C for these targets, on the current pooled model (fitted again, with
-        the free parameters giving way, when that model leaves no room for them)."""
+    regimes, spans, regime_problems = regime_targets(spec, index, marginals, scale.knots, starts)
+    if regime_problems:
+        return None, regime_problems
+    spans_intervals = intervals(spans, timeline.periods)
+    plan.cells = CellNoise(calibration.scoped, regimes, spans_intervals, segment_moments,
+                           [over_periods(i.columns) for i in spans_intervals], timeline.periods)
+    calibration.regimes = regimes
+    calibration.regime_targets = np.array([t.target for t in regimes])
+
+    def rebuild_cells(scoped_targets, regime_targets=None) -> bool:
+        """Each segment's and regime's own C for these targets, on the current pooled model (fitted again,
+        with the free parameters giving way, when that model leaves no room for the segments)."""
         scoped_targets = np.asarray(scoped_targets)
-        matrices, failed = segment_matrices(plan.model, plan.noise_corr, segment_moments, calibration.scoped,
-                                            scoped_targets)
-        if failed:
-            if not refit(calibration, calibration.problem.targets, scoped_targets):
+        regime_targets = calibration.regime_targets if regime_targets is None else np.asarray(regime_targets)
+        if not plan.cells.build(plan.model, plan.noise_corr, scoped_targets, regime_targets):
+            if not calibration.scoped or not refit(calibration, calibration.problem.targets, scoped_targets):
                 return False
             adopt_fit()
-            matrices, failed = segment_matrices(plan.model, plan.noise_corr, segment_moments, calibration.scoped,
-                                                scoped_targets)
-            if failed:
+            if not plan.cells.build(plan.model, plan.noise_corr, scoped_targets, regime_targets):
                 return False
-        calibration.scoped_targets = scoped_targets
-        plan.segment_factors = {seg: np.linalg.cholesky(c + 1e-10 * np.eye(len(names))) for seg, c in matrices.items()}
+        calibration.scoped_targets, calibration.regime_targets = scoped_targets, regime_targets
         return True
 
-    if calibration.scoped and not rebuild_segments(calibration.scoped_targets):
+    if plan.cells.needed and not rebuild_cells(calibration.scoped_targets):
         return _nearest_or(spec, *scoped_conflicts(spec, plan, segment_moments))
 
     def rebuild(targets, marginals) -> bool:
@@ -234,11 +243,11 @@ def _build(spec) -> tuple[Plan | None, list[Problem]]:
         adopt_fit()
         plan.marginals = marginals
         plan._scaled.clear()
-        if calibration.scoped and not rebuild_segments(calibration.scoped_targets):
+        if plan.cells.needed and not rebuild_cells(calibration.scoped_targets):
             return False
         return True
 
-    calibration.measured = refine(plan, rebuild, rebuild_segments)
+    calibration.measured = refine(plan, rebuild, rebuild_cells)
     missed, nearest = unreachable(spec, calibration)
     if missed:
         return _nearest_or(spec, missed, nearest)
@@ -293,4 +302,11 @@ def _calibrate(seed: int, segments: list[SegmentPlan], timeline: Timeline, offse
     moments = trajectory_moments(scores, weights, timeline.lead, offsets, masks)
     within = {seg.name: trajectory_moments([score], [1.0], timeline.lead, offsets, [mask])
               for seg, score, mask in zip(active, scores, masks)}
-    return scale, moments, within
+
+    def over_periods(columns: np.ndarray):
+        """Pooled moments over the cells of these window periods only (a regime's)."""
+        inside = np.zeros(timeline.periods, dtype=bool)
+        inside[columns] = True
+        return trajectory_moments(scores, weights, timeline.lead, offsets, [m & inside[None, :] for m in masks])
+
+    return scale, moments, within, over_periods

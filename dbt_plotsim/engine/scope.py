@@ -33,7 +33,7 @@ def scoped_targets(spec, index, marginals, position_knots) -> tuple[list[ScopedT
     out, problems = [], []
     segments = [s.name for s in spec.segments if s.count > 0]
     for corr in spec.correlations:
-        if corr.scope == "pooled":
+        if corr.scope == "pooled" or corr.during is not None:
             continue
         a, b = index[corr.between[0]], index[corr.between[1]]
         noise = pair_noise(spec, a, b, position_knots)

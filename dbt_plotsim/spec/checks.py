@@ -59,7 +59,7 @@ def check_references(spec: Spec, declared: dict[str, list[str]] | None = None) -
                 f"unknown archetype '{segment.archetype}'; {suggest(segment.archetype, archetype_names)}",
             ))
 
-    seen_pairs: set[frozenset[str]] = set()
+    seen_spans: dict[tuple, list] = {}
     for corr in spec.correlations:
         path = f"correlations.{corr.key}"
         for name in corr.between:
@@ -68,9 +68,13 @@ def check_references(spec: Spec, declared: dict[str, list[str]] | None = None) -
         if corr.between[0] == corr.between[1]:
             problems.append(Problem(f"{path}.between", "a metric cannot be correlated with itself"))
         pair = (frozenset(corr.between), corr.scope)
-        if pair in seen_pairs:
-            problems.append(Problem(path, "this pair is declared more than once for the same scope"))
-        seen_pairs.add(pair)
+        spans = seen_spans.setdefault(pair, [])
+        span = (corr.during.start, corr.during.until) if corr.during is not None else None
+        if any(other is None or span is None or (span[0] <= other[1] and other[0] <= span[1]) for other in spans):
+            problems.append(Problem(path, "this pair is declared more than once for the same scope and periods"))
+        spans.append(span)
+        if corr.during is not None:
+            problems.extend(_check_during(spec, path, corr))
         segments = [s.name for s in spec.segments]
         if corr.scope not in ("pooled", "each_segment", *segments):
             problems.append(Problem(f"{path}.scope", f"'{corr.scope}' is not pooled, each_segment or a segment; "
@@ -96,6 +100,18 @@ def check_references(spec: Spec, declared: dict[str, list[str]] | None = None) -
                   check_bridges, check_placement, check_table_names):
         problems.extend(check(spec))
     return problems
+
+
+def _check_during(spec: Spec, path: str, corr) -> list[Problem]:
+    during, window = corr.during, spec.window
+    if during.until < during.start:
+        return [Problem(f"{path}.during.until", f"{during.until} is before `from` {during.start}")]
+    if window is not None and (during.start > window.end or during.until < window.start):
+        return [Problem(f"{path}.during", f"{during.label} lies outside the window {window.start}..{window.end}")]
+    if corr.scope != "pooled":
+        return [Problem(f"{path}.during", "a regime (`during`) is declared on pooled correlations; scope "
+                        f"'{corr.scope}' with `during` is not supported: declare it pooled")]
+    return []
 
 
 def find_lag_cycle(spec: Spec) -> list[str] | None:

@@ -174,7 +174,11 @@ def _item_name(section: str, item: Any, index: int) -> str:
         if section == "correlations" and isinstance(item.get("between"), (list, tuple)):
             pair = "~".join(str(x) for x in item["between"])
             scope = item.get("scope", "pooled")
-            return pair if scope == "pooled" else f"{pair}@{scope}"
+            pair = pair if scope == "pooled" else f"{pair}@{scope}"
+            during = item.get("during")
+            if isinstance(during, Mapping) and "from" in during and "until" in during:
+                pair += f"[{during['from']}..{during['until']}]"
+            return pair
         for key in ("name", "metric", "attribute", "reference", "table"):
             if isinstance(item.get(key), str):
                 return item[key]

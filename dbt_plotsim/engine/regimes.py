@@ -1,0 +1,62 @@
+"""Correlations that change between declared periods (`during: {from, until}` on a pooled correlation).
+
+The window splits into intervals where the same regime declarations apply. Each interval gets its own noise
+correlation matrix: the pooled C with those pairs solved for their targets on the trajectory moments of the
+interval's periods; segment-scoped matrices are then solved on top of it. Each period's own variations are
+mixed by its interval's matrix, so the AR(1) memory of every metric runs on across a regime change.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import norta
+from .scope import ScopedTarget
+
+
+@dataclass(frozen=True)
+class Interval:
+    columns: np.ndarray  # window period indices
+    declarations: tuple[int, ...]  # indices into the regime targets that apply here
+
+
+def regime_targets(spec, index, marginals, position_knots, starts: np.ndarray):
+    """(targets, period columns of each, problems) for every correlation with `during`."""
+    from ..errors import Problem
+    from .calibrate import pair_noise
+
+    targets, spans, problems = [], [], []
+    days = starts.astype("datetime64[D]")
+    for corr in spec.correlations:
+        if corr.during is None:
+            continue
+        a, b = index[corr.between[0]], index[corr.between[1]]
+        noise = pair_noise(spec, a, b, position_knots)
+        latent = norta.latent_for(marginals[a], marginals[b], corr.r, noise[1], noise[2])
+        if latent is None:
+            low, high = norta.pearson_range(marginals[a], marginals[b], noise[1], noise[2])
+            problems.append(Problem(f"correlations.{corr.key}.r", (
+                f"{corr.r} cannot be reached by these two distributions (the most their shapes allow is "
+                f"[{low:.3f}, {high:.3f}])")))
+            continue
+        first = np.datetime64(corr.during.start, "D")
+        last = np.datetime64(corr.during.until, "D")
+        # a period belongs to the regime when it starts within it, or the regime starts inside it
+        following = np.append(days[1:], days[-1] + 31)
+        columns = np.nonzero((days <= last) & (following > first))[0]
+        if columns.size == 0:
+            problems.append(Problem(f"correlations.{corr.key}.during", "covers no period of the window"))
+            continue
+        targets.append(ScopedTarget(corr, "", (a, b), latent * noise[0], noise))
+        spans.append(columns)
+    return targets, spans, problems
+
+
+def intervals(spans: list[np.ndarray], periods: int) -> list[Interval]:
+    """Maximal runs of periods with the same set of regime declarations (periods with none left out)."""
+    applies = [tuple(i for i, span in enumerate(spans) if p in set(span.tolist())) for p in range(periods)]
+    out: list[Interval] = []
+    for key in dict.fromkeys(a for a in applies if a):
+        out.append(Interval(np.array([p for p in range(periods) if applies[p] == key]), key))
+    return out
