@@ -31,6 +31,7 @@ class Calibration:
     nearest: dict | None = None  # with problems: nearest r that hold, per correlation key
     scoped: list = field(default_factory=list)  # scope.ScopedTarget per (declaration, segment)
     scoped_targets: np.ndarray | None = None  # their current latent targets
+    cells: object = None  # cells.CellNoise of the segment and regime declarations
     regimes: list = field(default_factory=list)  # regimes.py: correlations `during` declared periods
     regime_targets: np.ndarray | None = None
     adjusted: dict = field(default_factory=dict)  # on_conflict nearest: key -> (declared r, r used)
@@ -89,21 +90,25 @@ def fit_problem(spec, index, order, moments, pairs, targets, noises) -> FitProbl
     )
 
 
-def calibrate(spec, index, marginals, order, moments, position_knots, segment_moments=None) -> Calibration:
+def calibrate(spec, index, marginals, order, moments, position_knots, cells_for=None) -> Calibration:
+    """`cells_for(scoped)` gives the CellNoise of the segment and regime declarations (plan.py)."""
     pairs, targets, noises, declared, problems = latent_targets(spec, index, marginals, position_knots)
     scoped, scoped_problems = scoped_targets(spec, index, marginals, position_knots)
     problems += scoped_problems
     problem = fit_problem(spec, index, order, moments, pairs, targets, noises)
-    if scoped:
-        problem = replace(problem, scoped=tuple(scoped), scoped_targets=np.array([t.target for t in scoped]),
-                          segment_moments=segment_moments)
+    cells = cells_for(scoped) if cells_for is not None else None
+    if cells is not None and cells.needed:
+        problem = replace(problem, cells=cells, scoped_targets=np.array([t.target for t in scoped]),
+                          regime_targets=np.array([t.target for t in cells.regimes]))
     if problems:
         return Calibration(None, problem, declared, problems)
     fitted = fit(problem)
     if fitted is not None:
         calibration = Calibration(fitted, problem, declared)
-        calibration.scoped = scoped
+        calibration.scoped, calibration.cells = scoped, cells
         calibration.scoped_targets = np.array([t.target for t in scoped])
+        calibration.regimes = cells.regimes if cells is not None else []
+        calibration.regime_targets = np.array([t.target for t in calibration.regimes])
         return calibration
     from .conflicts import explain
 
@@ -113,12 +118,15 @@ def calibrate(spec, index, marginals, order, moments, position_knots, segment_mo
     return calibration
 
 
-def refit(calibration: Calibration, targets: np.ndarray, scoped_targets: np.ndarray | None = None) -> bool:
-    """Fit again for corrected latent targets (and scoped ones), starting from the current fit; False when
-    none holds."""
+def refit(calibration: Calibration, targets: np.ndarray, scoped_targets: np.ndarray | None = None,
+          regime_targets: np.ndarray | None = None) -> bool:
+    """Fit again for corrected latent targets (and scoped or regime ones), starting from the current fit;
+    False when none holds."""
     problem = calibration.problem.with_targets(targets)
     if scoped_targets is not None:
         problem = replace(problem, scoped_targets=np.asarray(scoped_targets))
+    if regime_targets is not None:
+        problem = replace(problem, regime_targets=np.asarray(regime_targets))
     fitted = fit(problem, start=calibration.fit)
     if fitted is None:
         return False

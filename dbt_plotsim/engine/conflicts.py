@@ -94,6 +94,13 @@ def _why(spec, declared) -> str:
 
 def explain(spec, problem, declared) -> tuple[list[Problem], dict[str, float] | None]:
     """Analytic conflict: the smallest set of declared correlations that cannot hold together."""
+    if problem.cells is not None:
+        from dataclasses import replace
+
+        if fit(replace(problem, cells=None)) is not None:  # the pooled ones hold: segments or regimes clash
+            found = cell_conflicts(spec, problem)
+            if found[0]:
+                return found
     keep = list(range(len(declared)))
     for i in list(keep):
         rest = [j for j in keep if j != i]
@@ -165,41 +172,56 @@ def unreachable(spec, calibration) -> tuple[list[Problem], dict[str, float] | No
                    delivered=start)
 
 
-def scoped_conflicts(spec, plan, segment_moments) -> tuple[list[Problem], dict[str, float] | None]:
-    """Correlations declared within a segment that no valid noise matrix of that segment can give: each
-    moved toward its value without the declaration (the pooled model's) by the smallest share that holds."""
-    from .scope import segment_matrices, within_correlation
+def cell_conflicts(spec, problem) -> tuple[list[Problem], dict[str, float] | None]:
+    """Correlations declared within segments or regimes that no valid matrix gives with the rest: each moved
+    toward the value it takes without its declaration (the pooled model's) by the smallest share that fits."""
+    from dataclasses import replace
 
-    calibration = plan.calibration
-    scoped, targets = calibration.scoped, calibration.scoped_targets
-    free = np.array([within_correlation(plan.model, segment_moments[t.segment], plan.noise_corr, *t.pair)
-                     * t.noise[0] for t in scoped])
+    from .scope import within_correlation
 
-    def holds(share: float) -> bool:
-        return not segment_matrices(plan.model, plan.noise_corr, segment_moments, scoped,
-                                    (1 - share) * targets + share * free)[1]
+    cells = problem.cells
+    pooled = fit(replace(problem, cells=None))
+    if pooled is None:
+        return [], None
+    model, noise = pooled.solution.model, pooled.solution.noise_corr
+    targets = list(zip(cells.scoped, problem.scoped_targets)) + list(zip(cells.regimes, problem.regime_targets))
+
+    def moments_of(index: int, target):
+        if index < len(cells.scoped):
+            return cells.segment_moments[target.segment]
+        k = index - len(cells.scoped)
+        return next(cells.interval_moments[j] for j, iv in enumerate(cells.intervals) if k in iv.declarations)
+
+    free = np.array([within_correlation(model, moments_of(i, t), noise, *t.pair) * t.noise[0]
+                     for i, (t, _) in enumerate(targets)])
+    declared_targets = np.array([v for _, v in targets])
+    split = len(cells.scoped)
+
+    def fits(share: float) -> bool:
+        moved = (1 - share) * declared_targets + share * free
+        return fit(replace(problem, scoped_targets=moved[:split], regime_targets=moved[split:])) is not None
 
     lo, hi = 0.0, 1.0
-    for _ in range(12):
+    if not fits(1.0):
+        return [], None
+    for _ in range(10):
         mid = (lo + hi) / 2
-        lo, hi = (lo, mid) if holds(mid) else (mid, hi)
-    failed = set(segment_matrices(plan.model, plan.noise_corr, segment_moments, scoped, targets)[1])
+        lo, hi = (lo, mid) if fits(mid) else (mid, hi)
     start: dict[str, float] = {}
     clash = []
-    for t, target, value in zip(scoped, targets, free):
-        if t.segment not in failed:
-            continue
+    for (t, target), value in zip(targets, free):
         latent = float(np.clip(((1 - hi) * target + hi * value) / t.noise[0], -1.0, 1.0))
+        if abs(latent * t.noise[0] - target) < 1e-6:
+            continue
         a, b = t.pair
         r = norta.pearson(resolve(spec.metrics[a]), resolve(spec.metrics[b]), latent, t.noise[1], t.noise[2])
         if t.corr.key not in start or abs(r - t.corr.r) > abs(start[t.corr.key] - t.corr.r):
             start[t.corr.key] = r
         if t.corr not in clash:
             clash.append(t.corr)
-    segments = ", ".join(sorted(failed))
     return _report(spec, clash, start, lambda corr: (
-        f"within {segments}, the trajectory and the pooled relations leave no valid correlation matrix for it"),
-        "cannot hold")
+        "inside its " + ("periods" if corr.during is not None else "segment")
+        + ", the trajectory and the pooled relations leave no valid correlation matrix for it"), "cannot hold")
 
 
 def _report(spec, clash, start, why, verb, delivered=None) -> tuple[list[Problem], dict[str, float] | None]:

@@ -16,7 +16,6 @@ import numpy as np
 
 from .copula import Loading
 from .solve import Solution, solve, solve_quiet
-from .scope import segment_matrices
 from .visibility import visible
 
 DEFAULT_SIGNAL = 0.7
@@ -37,9 +36,9 @@ class FitProblem:
     targets: np.ndarray  # latent correlation per pair
     undeclared: str = "free"  # or near_zero: undeclared pairs pulled toward 0
     pair_noise: tuple = ()  # per pair: (jitter factor, outlier share of each metric), for output <-> latent
-    scoped: tuple = ()  # scope.ScopedTarget: correlations declared within segments, which must hold too
+    cells: object = None  # cells.CellNoise: correlations within segments and regimes, which must hold too
     scoped_targets: np.ndarray | None = None
-    segment_moments: dict | None = None
+    regime_targets: np.ndarray | None = None
 
     def with_targets(self, targets: np.ndarray) -> "FitProblem":
         return replace(self, targets=np.asarray(targets, dtype=float))
@@ -89,8 +88,8 @@ def fit(problem: FitProblem, start: Fit | None = None) -> Fit | None:
         lags = {m: (d, n, weights[m]) for m, (d, n, _) in problem.lags.items()}
         if not visible(sol.model, sol.noise_corr, lags):
             return None
-        if problem.scoped and segment_matrices(sol.model, sol.noise_corr, problem.segment_moments,
-                                               list(problem.scoped), problem.scoped_targets)[1]:
+        if problem.cells is not None and not problem.cells.build(sol.model, sol.noise_corr, problem.scoped_targets,
+                                                                 problem.regime_targets):
             return None
         return Fit(list(signals), dict(weights), persistence, sol)
 

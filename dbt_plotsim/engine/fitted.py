@@ -30,6 +30,14 @@ def fitted_lines(plan) -> list[str]:
             label = f"{lag.metric} follows {lag.follows} by {lag.periods}"
             tag = f"({origin})"
             lines.append(f"  {label:<33}{plan.lags[m][2]:>5.2f} {tag:<9}{margins[m]:.2f}")
+    within = [*zip(calibration.scoped, measured.get("scoped_measured", [])),
+              *zip(calibration.regimes, measured.get("regime_measured", []))]
+    if within:
+        lines.append("within segments or periods          declared  delivered")
+        for target, r in within:
+            label = f"{target.corr.key}" + (f" in {target.segment}" if target.segment and
+                                             target.corr.scope == "each_segment" else "")
+            lines.append(f"  {label:<33}{target.corr.r:>+8.2f}  {r:>+8.3f}")
     matrix = measured.get("matrix")
     declared = {frozenset(c.between): c for c in spec.correlations}
     if declared:

@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import Problem
 from .calendar import period_starts
 from .calibrate import calibrate, refit
-from .conflicts import scoped_conflicts, unreachable
+from .conflicts import unreachable
 from .cells import CellNoise
 from .regimes import intervals, regime_targets
 from .pilot import refine
@@ -193,7 +193,16 @@ def _build(spec) -> tuple[Plan | None, list[Problem]]:
 
     scale, moments, segment_moments, over_periods = _calibrate(spec.seed, segments, timeline, offsets)
     marginals = [resolve(m) for m in spec.metrics]
-    calibration = calibrate(spec, index, marginals, order, moments, scale.knots, segment_moments)
+    regimes, spans, regime_problems = regime_targets(spec, index, marginals, scale.knots, starts)
+    if regime_problems:
+        return None, regime_problems
+    spans_intervals = intervals(spans, timeline.periods)
+
+    def cells_for(scoped) -> CellNoise:
+        return CellNoise(scoped, regimes, spans_intervals, segment_moments,
+                         [over_periods(i.columns) for i in spans_intervals], timeline.periods)
+
+    calibration = calibrate(spec, index, marginals, order, moments, scale.knots, cells_for)
     if calibration.problems:
         return _nearest_or(spec, calibration.problems, calibration.nearest)
     model, noise_corr, lags = calibration.model, calibration.noise_corr, calibration.lags
@@ -211,14 +220,7 @@ def _build(spec) -> tuple[Plan | None, list[Problem]]:
         plan.model, plan.noise_corr, plan.lags = calibration.model, calibration.noise_corr, calibration.lags
         plan.noise_factor = np.linalg.cholesky(plan.noise_corr + 1e-10 * np.eye(len(names)))
 
-    regimes, spans, regime_problems = regime_targets(spec, index, marginals, scale.knots, starts)
-    if regime_problems:
-        return None, regime_problems
-    spans_intervals = intervals(spans, timeline.periods)
-    plan.cells = CellNoise(calibration.scoped, regimes, spans_intervals, segment_moments,
-                           [over_periods(i.columns) for i in spans_intervals], timeline.periods)
-    calibration.regimes = regimes
-    calibration.regime_targets = np.array([t.target for t in regimes])
+    plan.cells = calibration.cells
 
     def rebuild_cells(scoped_targets, regime_targets=None) -> bool:
         """Each segment's and regime's own C for these targets, on the current pooled model (fitted again,
@@ -226,7 +228,7 @@ def _build(spec) -> tuple[Plan | None, list[Problem]]:
         scoped_targets = np.asarray(scoped_targets)
         regime_targets = calibration.regime_targets if regime_targets is None else np.asarray(regime_targets)
         if not plan.cells.build(plan.model, plan.noise_corr, scoped_targets, regime_targets):
-            if not calibration.scoped or not refit(calibration, calibration.problem.targets, scoped_targets):
+            if not refit(calibration, calibration.problem.targets, scoped_targets, regime_targets):
                 return False
             adopt_fit()
             if not plan.cells.build(plan.model, plan.noise_corr, scoped_targets, regime_targets):
@@ -235,7 +237,7 @@ def _build(spec) -> tuple[Plan | None, list[Problem]]:
         return True
 
     if plan.cells.needed and not rebuild_cells(calibration.scoped_targets):
-        return _nearest_or(spec, *scoped_conflicts(spec, plan, segment_moments))
+        raise AssertionError("the fit accepted segment and regime matrices that do not build")
 
     def rebuild(targets, marginals) -> bool:
         if not refit(calibration, targets):

@@ -197,10 +197,25 @@ def measure_tables(spec, plan, tables, report: Report) -> None:
     for metric in spec.metrics:
         m = plan.metric_names.index(metric.name)
         report.signals[metric.name] = float(plan.model.loads[m].signal)
+    days = starts.astype("datetime64[D]")
     for corr in spec.correlations:
-        a, b = values[corr.between[0]].ravel(), values[corr.between[1]].ravel()
-        ok = ~(np.isnan(a) | np.isnan(b))
-        report.r_errors[corr.key] = (corr.r, float(np.corrcoef(a[ok], b[ok])[0, 1]))
+        rows = np.ones(len(ids), dtype=bool)
+        columns = np.ones(len(starts), dtype=bool)
+        if corr.during is not None:
+            following = np.append(days[1:], days[-1] + 31)
+            columns = (days <= np.datetime64(corr.during.until)) & (following > np.datetime64(corr.during.start))
+        groups = ([None] if corr.scope == "pooled" else
+                  sorted(set(segments)) if corr.scope == "each_segment" else [corr.scope])
+        worst = None
+        for group in groups:
+            inside = rows if group is None else segments == group
+            a = values[corr.between[0]][inside][:, columns].ravel()
+            b = values[corr.between[1]][inside][:, columns].ravel()
+            ok = ~(np.isnan(a) | np.isnan(b))
+            r = float(np.corrcoef(a[ok], b[ok])[0, 1])
+            if worst is None or abs(r - corr.r) > abs(worst - corr.r):
+                worst = r
+        report.r_errors[corr.key] = (corr.r, worst)
     for lag in spec.lags:
         pairs = [(lag.metric, lag.follows)]
         for follower, driver in pairs:
