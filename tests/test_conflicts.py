@@ -2,7 +2,6 @@
 with them, warning and recording declared and delivered values side by side."""
 from __future__ import annotations
 
-import copy
 import json
 
 import numpy as np

@@ -56,24 +56,35 @@ def pair_noise(spec, a: int, b: int, position_knots: np.ndarray) -> tuple[float,
     return factor, na.outliers, nb.outliers
 
 
+def declared_target(spec, corr, index, marginals, position_knots):
+    """(pair, latent target, pair noise) of a declared correlation, or the Problem when the two marginals
+    cannot reach its r at all (with the nearest value that they can)."""
+    a, b = index[corr.between[0]], index[corr.between[1]]
+    factor, oa, ob = noise = pair_noise(spec, a, b, position_knots)
+    latent = norta.latent_for(marginals[a], marginals[b], corr.r, oa, ob)
+    if latent is not None:
+        return (a, b), latent * factor, noise
+    low, high = norta.pearson_range(marginals[a], marginals[b], oa, ob)
+    nearest = np.floor(high * 100) / 100 if corr.r > high else np.ceil(low * 100) / 100
+    return Problem(f"correlations.{corr.key}.r", (
+        f"{corr.r} cannot be reached by these two distributions (the most their shapes allow is "
+        f"[{low:.3f}, {high:.3f}]); nearest value that holds: r: {nearest:.2f}"))
+
+
 def latent_targets(spec, index, marginals, position_knots) -> tuple[list, list, list, list, list[Problem]]:
-    """(pairs, latent targets, pair noise, declared correlations) and the pairs no latent value reaches."""
+    """(pairs, latent targets, pair noise, declared correlations) of the pooled declarations, and the pairs
+    no latent value reaches."""
     pairs, targets, noises, declared, problems = [], [], [], [], []
     for corr in spec.correlations:
         if corr.scope != "pooled" or corr.during is not None:
             continue  # scope.py: within segments; regimes.py: within periods
-        a, b = index[corr.between[0]], index[corr.between[1]]
-        factor, oa, ob = noise = pair_noise(spec, a, b, position_knots)
-        latent = norta.latent_for(marginals[a], marginals[b], corr.r, oa, ob)
-        if latent is None:
-            low, high = norta.pearson_range(marginals[a], marginals[b], oa, ob)
-            nearest = np.floor(high * 100) / 100 if corr.r > high else np.ceil(low * 100) / 100
-            problems.append(Problem(f"correlations.{corr.key}.r", (
-                f"{corr.r} cannot be reached by these two distributions (the most their shapes allow is "
-                f"[{low:.3f}, {high:.3f}]); nearest value that holds: r: {nearest:.2f}")))
+        found = declared_target(spec, corr, index, marginals, position_knots)
+        if isinstance(found, Problem):
+            problems.append(found)
             continue
-        pairs.append((a, b))
-        targets.append(latent * factor)
+        pair, target, noise = found
+        pairs.append(pair)
+        targets.append(target)
         noises.append(noise)
         declared.append(corr)
     return pairs, targets, noises, declared, problems

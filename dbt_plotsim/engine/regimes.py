@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import norta
 from .scope import ScopedTarget
 
 
@@ -24,22 +23,18 @@ class Interval:
 def regime_targets(spec, index, marginals, position_knots, starts: np.ndarray):
     """(targets, period columns of each, problems) for every correlation with `during`."""
     from ..errors import Problem
-    from .calibrate import pair_noise
+    from .calibrate import declared_target
 
     targets, spans, problems = [], [], []
     days = starts.astype("datetime64[D]")
     for corr in spec.correlations:
         if corr.during is None:
             continue
-        a, b = index[corr.between[0]], index[corr.between[1]]
-        noise = pair_noise(spec, a, b, position_knots)
-        latent = norta.latent_for(marginals[a], marginals[b], corr.r, noise[1], noise[2])
-        if latent is None:
-            low, high = norta.pearson_range(marginals[a], marginals[b], noise[1], noise[2])
-            problems.append(Problem(f"correlations.{corr.key}.r", (
-                f"{corr.r} cannot be reached by these two distributions (the most their shapes allow is "
-                f"[{low:.3f}, {high:.3f}])")))
+        found = declared_target(spec, corr, index, marginals, position_knots)
+        if isinstance(found, Problem):
+            problems.append(found)
             continue
+        pair, target, noise = found
         first = np.datetime64(corr.during.start, "D")
         last = np.datetime64(corr.during.until, "D")
         # a period belongs to the regime when it starts within it, or the regime starts inside it
@@ -48,7 +43,7 @@ def regime_targets(spec, index, marginals, position_knots, starts: np.ndarray):
         if columns.size == 0:
             problems.append(Problem(f"correlations.{corr.key}.during", "covers no period of the window"))
             continue
-        targets.append(ScopedTarget(corr, "", (a, b), latent * noise[0], noise))
+        targets.append(ScopedTarget(corr, "", pair, target, noise))
         spans.append(columns)
     return targets, spans, problems
 

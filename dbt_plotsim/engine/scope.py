@@ -12,7 +12,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..errors import Problem
-from . import norta
 from .solve import MIN_EIGENVALUE
 
 EACH_SEGMENT = "each_segment"
@@ -28,32 +27,27 @@ class ScopedTarget:
 
 
 def scoped_targets(spec, index, marginals, position_knots) -> tuple[list[ScopedTarget], list[Problem]]:
-    from .calibrate import pair_noise
+    from .calibrate import declared_target
 
     out, problems = [], []
     segments = [s.name for s in spec.segments if s.count > 0]
     for corr in spec.correlations:
         if corr.scope == "pooled" or corr.during is not None:
             continue
-        a, b = index[corr.between[0]], index[corr.between[1]]
-        noise = pair_noise(spec, a, b, position_knots)
-        latent = norta.latent_for(marginals[a], marginals[b], corr.r, noise[1], noise[2])
-        if latent is None:
-            low, high = norta.pearson_range(marginals[a], marginals[b], noise[1], noise[2])
-            problems.append(Problem(f"correlations.{corr.key}.r", (
-                f"{corr.r} cannot be reached by these two distributions (the most their shapes allow is "
-                f"[{low:.3f}, {high:.3f}])")))
+        found = declared_target(spec, corr, index, marginals, position_knots)
+        if isinstance(found, Problem):
+            problems.append(found)
             continue
+        pair, target, noise = found
         for segment in segments if corr.scope == EACH_SEGMENT else [corr.scope]:
             if segment in segments:
-                out.append(ScopedTarget(corr, segment, (a, b), latent * noise[0], noise))
+                out.append(ScopedTarget(corr, segment, pair, target, noise))
     return out, problems
 
 
 def within_correlation(model, moments, noise_corr: np.ndarray, a: int, b: int) -> float:
     """Latent correlation of a and b within a segment whose trajectory moments are `moments`."""
-    inside = replace(model, moments=moments)
-    inside.__dict__.pop("_parts", None)  # cached on the pooled moments
+    inside = replace(model, moments=moments)  # a new instance: nothing cached from the pooled moments
     terms = model.terms
     var_a = inside.covariance(terms[a], terms[a], noise_corr)
     var_b = inside.covariance(terms[b], terms[b], noise_corr)
@@ -64,7 +58,6 @@ def segment_matrix(model, noise_corr: np.ndarray, moments, targets: list[ScopedT
     """C_s: the pooled C with the scoped pairs solved for their within-segment targets; None if no valid
     matrix does it."""
     inside = replace(model, moments=moments)
-    inside.__dict__.pop("_parts", None)
     terms = model.terms
     pairs = [t.pair for t in targets]
     goal = np.array([t.target / t.noise[0] for t in targets])  # within-segment latent corr before jitter

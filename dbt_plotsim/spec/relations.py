@@ -6,6 +6,7 @@ import datetime as dt
 from pydantic import Field, field_validator
 
 from .base import Identifier, StrictModel
+from .window import month_shorthand
 
 
 POOLED, EACH_SEGMENT = "pooled", "each_segment"
@@ -20,9 +21,7 @@ class Period(StrictModel):
     @field_validator("start", "until", mode="before")
     @classmethod
     def _month_shorthand(cls, value):
-        if isinstance(value, str) and len(value) == 7 and value[4] == "-":
-            return value + "-01"
-        return value
+        return month_shorthand(value)
 
     @property
     def label(self) -> str:

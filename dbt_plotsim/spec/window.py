@@ -11,6 +11,13 @@ from .base import StrictModel
 Grain = Literal["day", "week", "month"]
 
 
+def month_shorthand(value):
+    """"2024-01" means the first day of that month."""
+    if isinstance(value, str) and len(value) == 7 and value[4] == "-":
+        return value + "-01"
+    return value
+
+
 class Window(StrictModel):
     start: dt.date
     end: dt.date
@@ -19,7 +26,4 @@ class Window(StrictModel):
     @field_validator("start", "end", mode="before")
     @classmethod
     def _month_shorthand(cls, value):
-        # "2024-01" means the first day of that month.
-        if isinstance(value, str) and len(value) == 7 and value[4] == "-":
-            return value + "-01"
-        return value
+        return month_shorthand(value)
