@@ -5,7 +5,6 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
-import pytest
 
 import dbt_plotsim
 

@@ -40,14 +40,37 @@ def test_values_stay_in_range_without_stacking_on_bounds(raw):
             assert on_bounds < 0.001  # tolerance: 0.1% of cells (clamping would put several % there)
 
 
-def test_poisson_is_exact_integer_and_truncated():
-    marginal = resolve(Metric(name="c", type="count", range=(2, 6), mean=4))
+@pytest.mark.parametrize("family,truth", [
+    ("poisson", stats.poisson(4)),
+    ("negative_binomial", stats.nbinom(4.0, 4.0 / (4.0 + 4))),  # default dispersion 0.25: size 4
+])
+def test_counts_are_exact_integers_and_truncated(family, truth):
+    marginal = resolve(Metric(name="c", type="count", distribution=family, range=(2, 6), mean=4))
     x = marginal.values(np.random.default_rng(2).random(100000))
     assert set(np.unique(x)) <= {2, 3, 4, 5, 6}
-    truth = stats.poisson(4)
     expected = truth.pmf(np.arange(2, 7)) / truth.pmf(np.arange(2, 7)).sum()
     observed = np.bincount(x.astype(int), minlength=7)[2:7] / len(x)
     assert np.max(np.abs(observed - expected)) < 0.005  # tolerance: 0.5 percentage points
+
+
+def test_a_count_defaults_to_an_overdispersed_family():
+    marginal = resolve(Metric(name="c", type="count", mean=900))
+    assert marginal.family == "negative_binomial"
+    x = marginal.values((np.arange(20000) + 0.5) / 20000)
+    assert x.mean() == pytest.approx(900, rel=0.01)
+    assert x.std() == pytest.approx(np.sqrt(900 + 0.25 * 900**2), rel=0.02)  # variance = mean + dispersion mean^2
+
+
+def test_a_declared_dispersion_is_used():
+    marginal = resolve(Metric(name="c", type="count", mean=10, params={"dispersion": 1.0}))
+    x = marginal.values((np.arange(20000) + 0.5) / 20000)
+    assert x.var() == pytest.approx(10 + 100, rel=0.03)
+
+
+def test_a_very_wide_count_support_is_read_from_a_table():
+    marginal = resolve(Metric(name="c", type="count", mean=2e6))
+    x = marginal.values((np.arange(20000) + 0.5) / 20000)
+    assert np.all(x == np.floor(x)) and x.mean() == pytest.approx(2e6, rel=0.01)
 
 
 def test_outliers_come_from_the_extreme_tail():

@@ -1,7 +1,6 @@
 """Writers are atomic: a failed generation leaves the previous tables and files exactly as they were."""
 import subprocess
 import sys
-import time
 
 import duckdb
 import pytest

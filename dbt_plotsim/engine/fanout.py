@@ -61,7 +61,7 @@ def followed_score(plan, block, name: str) -> np.ndarray:
 def value_score(marginal: Marginal, x: np.ndarray) -> np.ndarray:
     """Phi^-1 of the truncated CDF at x (mid-probability for whole numbers), clipped away from 0 and 1."""
     dist = marginal.dist
-    if marginal.family == "poisson":
+    if marginal.discrete:
         u = 0.5 * (dist.cdf(x - 1) + dist.cdf(x))
     elif marginal.integer:
         u = 0.5 * (dist.cdf(x - 0.5) + dist.cdf(x + 0.5))

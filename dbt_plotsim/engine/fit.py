@@ -20,8 +20,9 @@ from .visibility import visible
 
 DEFAULT_SIGNAL = 0.7
 DEFAULT_WEIGHT = 0.6
-WEIGHT_FLOOR = 0.3  # a fitted lag weight below this would leave the lag too faint to see
-BISECTION_STEPS = 10
+WEIGHT_FLOOR = 0.2  # a fitted lag weight below this would leave the lag too faint to see
+RAISE_STEP = 0.04  # one turn's raise of a free signal above the common level
+MIN_RAISE_STEP = 0.005
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,8 @@ def evaluate(problem: FitProblem, signals: list[float], weights: dict[int, float
 
 
 SIGNAL_STEPS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0)  # shares of DEFAULT_SIGNAL
-WEIGHT_STEPS = (DEFAULT_WEIGHT, 0.5, 0.4, WEIGHT_FLOOR, 0.75, 0.9)
+WEIGHT_STEPS = (DEFAULT_WEIGHT, 0.5, 0.4, 0.3, 0.75, 0.9)
+LONE_WEIGHT_STEPS = (*WEIGHT_STEPS, WEIGHT_FLOOR)  # one lag's weight apart from the others
 DEFAULT_PERSISTENCE = 0.85
 PERSISTENCE_STEPS = (DEFAULT_PERSISTENCE, 0.75, 0.65)  # less memory: a lag ties a follower's level less
 
@@ -76,9 +78,11 @@ def fit(problem: FitProblem, start: Fit | None = None) -> Fit | None:
     free_signals = [m for m, s in enumerate(problem.signals) if s is None]
     free_weights = [m for m, (_, _, w) in problem.lags.items() if w is None]
 
-    def point(kappa: float, weight: float) -> tuple[list[float], dict[int, float]]:
+    def point(kappa: float, weight) -> tuple[list[float], dict[int, float]]:
+        """Signals at kappa x default; `weight` is one free weight for every lag, or (common, lag, its own)."""
+        common, alone, own = (weight, None, None) if isinstance(weight, float) else weight
         signals = [DEFAULT_SIGNAL * kappa if s is None else s for s in problem.signals]
-        weights = {m: weight if w is None else w for m, (_, _, w) in problem.lags.items()}
+        weights = {m: (own if m == alone else common) if w is None else w for m, (_, _, w) in problem.lags.items()}
         return signals, weights
 
     def attempt(signals, weights, persistence) -> Fit | None:
@@ -99,37 +103,44 @@ def fit(problem: FitProblem, start: Fit | None = None) -> Fit | None:
             return found
     # the signals give way as little as they can: the highest common level over persistence and weights
     persistences = PERSISTENCE_STEPS if problem.persistence is None else (problem.persistence,)
-    combos = [(p, w) for p in persistences for w in (WEIGHT_STEPS if free_weights else (DEFAULT_WEIGHT,))]
+    common = [(p, w) for p in persistences for w in (WEIGHT_STEPS if free_weights else (DEFAULT_WEIGHT,))]
+    # when no common weight holds, one lag may take a weight of its own (two lags in a chain often want
+    # different ties)
+    lone = [(p, (w, m, own)) for p, w in common for m in free_weights for own in LONE_WEIGHT_STEPS if own != w]
+    lone = lone if len(free_weights) > 1 else []
     best, level = None, -1.0
     for kappa in SIGNAL_STEPS if free_signals else (1.0,):
-        for persistence, weight in combos:
-            found = attempt(*point(kappa, weight), persistence)
-            if found is None:
-                continue
-            lo, hi = kappa, min(1.0, kappa + 0.1)  # refine between this step and the one above that failed
-            while free_signals and hi - lo > 0.01:
-                mid = (lo + hi) / 2
-                trial = attempt(*point(mid, weight), persistence)
-                lo, hi, found = (mid, hi, trial) if trial is not None else (lo, mid, found)
-            if lo > level + 1e-9:
-                best, level = found, lo
+        for combos in (common, lone):
+            for persistence, weight in combos:
+                found = attempt(*point(kappa, weight), persistence)
+                if found is None:
+                    continue
+                lo, hi = kappa, min(1.0, kappa + 0.1)  # refine between this step and the one above that failed
+                while free_signals and hi - lo > 0.01:
+                    mid = (lo + hi) / 2
+                    trial = attempt(*point(mid, weight), persistence)
+                    lo, hi, found = (mid, hi, trial) if trial is not None else (lo, mid, found)
+                if lo > level + 1e-9:
+                    best, level = found, lo
+            if best is not None:
+                break
         if best is not None:
             break
     if best is None:
         return None
     signals, weights, persistence = best.signals, best.weights, best.persistence
-    # then raise each free signal alone as far as it goes
-    for m in free_signals:
-        lo, hi = signals[m], DEFAULT_SIGNAL
-        for _ in range(BISECTION_STEPS - 3):
-            if hi - lo < 1e-3:
-                break
-            mid = (lo + hi) / 2
+    # then raise the free signals in turns, a step each while they can, so none gains at another's expense
+    # only because it comes first; each step halves when it no longer holds
+    step = {m: RAISE_STEP for m in free_signals}
+    while True:
+        rising = [m for m in free_signals if signals[m] < DEFAULT_SIGNAL - 1e-9 and step[m] >= MIN_RAISE_STEP]
+        if not rising:
+            return best
+        for m in rising:
             trial = signals.copy()
-            trial[m] = mid
+            trial[m] = min(DEFAULT_SIGNAL, signals[m] + step[m])
             found = attempt(trial, weights, persistence)
             if found is not None:
-                lo, best, signals = mid, found, trial
+                best, signals = found, trial
             else:
-                hi = mid
-    return best
+                step[m] /= 2

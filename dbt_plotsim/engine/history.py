@@ -96,7 +96,7 @@ def _quantile(plan, follows: str, values: np.ndarray) -> np.ndarray:
     marginal = plan.marginals[plan.metric_names.index(follows)]
     lo, hi = marginal.u_bounds
     below = marginal.dist.cdf(values)
-    if marginal.family == "poisson":  # mid-rank of the atom
+    if marginal.discrete:  # mid-rank of the atom
         below = 0.5 * (below + marginal.dist.cdf(values - 1))
     return np.clip((below - lo) / max(hi - lo, 1e-300), 0.0, 1.0)
 

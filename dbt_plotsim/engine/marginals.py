@@ -13,7 +13,10 @@ import numpy as np
 from scipy import stats
 from scipy.special import ndtr, ndtri
 
-RIGHT_SKEWED = ("lognormal", "gamma", "weibull", "poisson")
+DISCRETE = ("poisson", "negative_binomial")  # families on whole numbers, drawn by exact CDF thresholds
+RIGHT_SKEWED = ("lognormal", "gamma", "weibull", *DISCRETE)
+COUNT_DISPERSION = 0.25  # default negative-binomial dispersion: entities' rates spread with a CV of 0.5
+MAX_THRESHOLDS = 1 << 16  # wider count supports are read from a tabulated inverse CDF instead
 OUTLIER_TAIL = 0.01  # outliers come from the most extreme 1% of the distribution (per tail)
 MAX_LOGNORMAL_SIGMA = 0.5  # default spread; wider makes strong correlations with other metrics unreachable
 # Latent grid on which continuous inverse CDFs are tabulated (exact ppf at each node, linear in between).
@@ -53,6 +56,9 @@ class Marginal:
             return stats.beta(p["a"], p["b"], loc=low * f, scale=(high - low) * f)
         if self.family == "poisson":
             return stats.poisson(p["mean"] * f)
+        if self.family == "negative_binomial":
+            size = 1.0 / p["dispersion"]
+            return stats.nbinom(size, size / (size + p["mean"] * f))
         if self.family == "gamma":
             return stats.gamma(p["shape"], scale=p["scale"] * f)
         if self.family == "weibull":
@@ -78,13 +84,17 @@ class Marginal:
         knots, levels = self.latent
         return np.interp(z, knots, levels)
 
+    @property
+    def discrete(self) -> bool:
+        return self.family in DISCRETE
+
     @cached_property
     def u_bounds(self) -> tuple[float, float]:
         """The part of the family's CDF that the range keeps."""
         if self.low is None or (self.family == "beta" and self.factor == 1.0):
             return 0.0, 1.0
         dist = self.dist
-        if self.family == "poisson":
+        if self.discrete:
             return float(dist.cdf(math.ceil(self.low) - 1)), float(dist.cdf(math.floor(self.high)))
         return float(dist.cdf(self.low)), float(dist.cdf(self.high))
 
@@ -102,13 +112,20 @@ class Marginal:
         return x
 
     @cached_property
-    def _thresholds(self) -> tuple[np.ndarray, int]:
-        """Poisson: latent value above which the count is k+1, for k from the first admitted count."""
-        lo, hi = self.u_bounds
+    def _support(self) -> tuple[int, int]:
+        """Counts: the first and last whole number the (truncated) family can take."""
+        lo, _ = self.u_bounds
         dist = self.dist
         first = int(math.ceil(self.low)) if self.low is not None else 0
         last = int(math.floor(self.high)) if self.low is not None else int(dist.ppf(1 - 1e-16))
-        first = max(first, int(dist.ppf(max(lo, 1e-300))) if lo > 0 else first)
+        return max(first, int(dist.ppf(max(lo, 1e-300))) if lo > 0 else first), last
+
+    @cached_property
+    def _thresholds(self) -> tuple[np.ndarray, int]:
+        """Counts: latent value above which the count is k+1, for k from the first admitted count."""
+        lo, hi = self.u_bounds
+        dist = self.dist
+        first, last = self._support
         ks = np.arange(first, last)
         cdf = np.clip((dist.cdf(ks) - lo) / (hi - lo), 0.0, 1.0)
         if self.latent is not None:
@@ -128,7 +145,7 @@ class Marginal:
 
     def values_z(self, z: np.ndarray) -> np.ndarray:
         """The metric's value for latent standard-normal z: x = F^-1(Phi(z)) within the range."""
-        if self.family == "poisson":
+        if self.discrete and self._support[1] - self._support[0] <= MAX_THRESHOLDS:
             thresholds, first = self._thresholds
             return (first + np.searchsorted(thresholds, z, side="right")).astype(np.float64)
         x = grid_interp(z, self._table)
@@ -181,8 +198,10 @@ def resolve(metric) -> Marginal:
             params = {"a": 6.0 * rel, "b": 6.0 * (1 - rel)}
         else:
             params = {"a": 2.5, "b": 2.5}
-    elif family == "poisson":
+    elif family in DISCRETE:
         params = {"mean": mean if mean is not None else ((low + high) / 2 if has_range else 5.0)}
+        if family == "negative_binomial":
+            params["dispersion"] = p.get("dispersion", COUNT_DISPERSION)
     elif family == "gamma":
         shape = p.get("shape", 2.0)
         if "scale" in p:

@@ -10,10 +10,11 @@ from .base import Identifier, StrictModel
 from .noise import NoiseOverride
 
 MetricType = Literal["score", "amount", "count", "measure"]
-Family = Literal["normal", "lognormal", "beta", "poisson", "gamma", "weibull"]
+Family = Literal["normal", "lognormal", "beta", "poisson", "negative_binomial", "gamma", "weibull"]
+COUNT_FAMILIES = ("poisson", "negative_binomial")
 Polarity = Literal["positive", "negative"]
 
-DEFAULT_FAMILY: dict[str, str] = {"score": "beta", "amount": "lognormal", "count": "poisson", "measure": "normal"}
+DEFAULT_FAMILY: dict[str, str] = {"score": "beta", "amount": "lognormal", "count": "negative_binomial", "measure": "normal"}
 
 # Native parameters each family accepts in `params`; anything else is a typo.
 FAMILY_PARAMS: dict[str, tuple[str, ...]] = {
@@ -21,6 +22,7 @@ FAMILY_PARAMS: dict[str, tuple[str, ...]] = {
     "lognormal": ("median", "sigma"),
     "beta": ("a", "b"),
     "poisson": ("mean",),
+    "negative_binomial": ("mean", "dispersion"),  # variance = mean + dispersion * mean^2
     "gamma": ("shape", "scale"),
     "weibull": ("shape", "scale"),
 }
@@ -63,8 +65,8 @@ def check_metric(metric: Metric) -> list[tuple[str, str]]:
             problems.append(("range", f"[{low}, {high}]: a count cannot go below 0"))
         elif family in ("lognormal", "gamma", "weibull") and low < 0:
             problems.append(("range", f"[{low}, {high}] goes below 0, outside the support of {family}"))
-    if family == "poisson" and metric.type != "count":
-        problems.append(("distribution", f"poisson is for type count, not {metric.type}; "
+    if family in COUNT_FAMILIES and metric.type != "count":
+        problems.append(("distribution", f"{family} is for type count, not {metric.type}; "
                          "allowed: normal, lognormal, beta, gamma, weibull"))
     if metric.type == "score" and family in ("lognormal", "gamma", "weibull") and metric.range is None:
         problems.append(("range", f"a score with distribution {family} needs a range within [0, 1]"))
@@ -79,7 +81,7 @@ def check_metric(metric: Metric) -> list[tuple[str, str]]:
             problems.append(("mean", "give `mean` or `params.mean`, not both"))
         if metric.range is not None and not (metric.range[0] < metric.mean < metric.range[1]):
             problems.append(("mean", f"{metric.mean} lies outside range [{metric.range[0]}, {metric.range[1]}]"))
-        if family in ("lognormal", "gamma", "weibull", "poisson") and metric.mean <= 0:
+        if family in ("lognormal", "gamma", "weibull", *COUNT_FAMILIES) and metric.mean <= 0:
             problems.append(("mean", f"{metric.mean} must be above 0 for {family}"))
         if family == "beta" and metric.range is None and not (0 < metric.mean < 1):
             problems.append(("mean", f"{metric.mean} must lie in (0, 1) for beta without a range"))

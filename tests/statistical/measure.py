@@ -34,6 +34,10 @@ class Report:
     calibration_s: float = 0.0
 
     @property
+    def median_signal(self) -> float:
+        return float(np.median(list(self.signals.values())))
+
+    @property
     def worst_r(self) -> float:
         return max((abs(m - d) for d, m in self.r_errors.values()), default=0.0)
 
@@ -41,7 +45,7 @@ class Report:
         if not self.accepted:
             return f"  REJECTED\n{self.error}"
         lines = [f"  calibration {self.calibration_s:.2f}s  ended {self.ended_share:.1%}  "
-                 f"median signal {np.median(list(self.signals.values())):.2f}  worst |r err| {self.worst_r:.3f}"]
+                 f"median signal {self.median_signal:.3f}  worst |r err| {self.worst_r:.3f}"]
         for key, (d, m) in self.r_errors.items():
             lines.append(f"  r {key}: declared {d:+.2f} measured {m:+.3f} err {m - d:+.3f}")
         for key, (d, best, margin) in self.lag_peaks.items():
@@ -56,16 +60,17 @@ def load(path: Path) -> dict:
     return yaml.safe_load(Path(path).read_text())
 
 
-def measure_spec(path: Path, scale: float = 1.0, seed: int | None = None) -> Report:
-    raw = load(path)
+def measure_spec(path: Path | dict, scale: float = 1.0, seed: int | None = None, name: str | None = None) -> Report:
+    """Measure a spec file (or an already loaded raw spec) against its declarations."""
+    raw = dict(path) if isinstance(path, dict) else load(path)
     if seed is not None:
         raw["seed"] = seed
-    report = Report(Path(path).stem, accepted=True)
+    report = Report(name or Path(path).stem, accepted=True)
     import time
 
+    start = time.perf_counter()
     try:
-        spec = dbt_plotsim.load_spec(raw, scale=scale)
-        start = time.perf_counter()
+        spec = dbt_plotsim.load_spec(raw, scale=scale)  # validation calibrates the plan (cached)
         plan = plan_for(spec)
         report.calibration_s = time.perf_counter() - start
     except SpecError as error:
@@ -157,6 +162,9 @@ def declared_cdf(metric, factor: float):
         dist = stats.beta(p["a"], p["b"], loc=low * factor, scale=(high - low) * factor)
     elif fam == "poisson":
         dist = stats.poisson(p["mean"] * factor)
+    elif fam == "negative_binomial":  # variance = mean + dispersion * mean^2
+        mu, size = p["mean"] * factor, 1.0 / p["dispersion"]
+        dist = stats.nbinom(size, size / (size + mu))
     elif fam == "gamma":
         dist = stats.gamma(p["shape"], scale=p["scale"] * factor)
     else:
@@ -164,7 +172,7 @@ def declared_cdf(metric, factor: float):
     if metric.range is None:
         return dist.cdf
     low, high = metric.range
-    if fam == "poisson":
+    if fam in ("poisson", "negative_binomial"):
         lo, hi = dist.cdf(np.ceil(low) - 1), dist.cdf(np.floor(high))
     else:
         lo, hi = dist.cdf(low), dist.cdf(high)

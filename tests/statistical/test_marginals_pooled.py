@@ -42,8 +42,11 @@ def test_the_check_can_fail(cols):
     assert stats.kstest(cols["mrr"], other.cdf).statistic > 0.05
 
 
-def test_poisson_counts_pooled():
-    cols = columns(generate(medium_spec([{"name": "n", "type": "count", "mean": 3}])))
+@pytest.mark.parametrize("family,truth", [
+    ("poisson", stats.poisson(3)), ("negative_binomial", stats.nbinom(4.0, 4.0 / (4.0 + 3))),
+])
+def test_counts_pooled(family, truth):
+    cols = columns(generate(medium_spec([{"name": "n", "type": "count", "mean": 3, "distribution": family}])))
     observed = np.bincount(cols["n"].astype(int), minlength=12)[:12] / len(cols["n"])
-    expected = stats.poisson(3).pmf(np.arange(12))
+    expected = truth.pmf(np.arange(12))
     assert np.max(np.abs(observed - expected)) < 0.01  # tolerance: 1 percentage point per count

@@ -22,7 +22,8 @@ SPECS = sorted((Path(__file__).parent / "specs").glob("*.yml"))
 R_TOLERANCE = 0.02
 LAG_MARGIN = 0.1
 KS_TOLERANCE = 0.03
-MIN_ACCEPTED = 10  # of the 12; the two rejected put Poisson counts with small spreads under strong seasonality
+MIN_ACCEPTED = 11  # of the 12
+MIN_MEDIAN_SIGNAL = 0.5  # metrics keep following their trajectory
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +43,7 @@ def test_declared_values_hold(path, reports):
     assert not any(report.outside_range.values()), report.outside_range
     for name, distance in report.ks_pooled.items():
         assert distance <= KS_TOLERANCE, (name, distance)
+    assert report.median_signal >= MIN_MEDIAN_SIGNAL, report.signals
 
 
 def test_most_specs_are_accepted_as_written(reports):
