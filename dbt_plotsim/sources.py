@@ -17,13 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
-
 from . import templates
 from .errors import Problem, SpecError
 from .spec import Spec, load_spec, read_yaml
 
-OUTPUT_KEYS = ("template", "file", "output", "path", "scale")
+OUTSIDE_KEY = "allow_outside_project"
+OUTPUT_KEYS = ("template", "file", "output", "path", "scale", OUTSIDE_KEY)
 OUTPUTS = ("duckdb", "parquet")
 
 
@@ -68,30 +67,58 @@ def _resolve(name: str, schema: str, block: Any, project_dir: Path) -> Synthetic
     if not isinstance(block, Mapping):
         raise SpecError(Problem("", f"must be a mapping (a spec, or `template:`/`file:` with overrides), got {type(block).__name__}"))
     problems: list[Problem] = []
-    base: dict = {}
+    anywhere = block.get(OUTSIDE_KEY, False)
+    if not isinstance(anywhere, bool):
+        problems.append(Problem(OUTSIDE_KEY, f"{anywhere!r} must be true or false"))
+        anywhere = False
+    base: Any = {}
     if "template" in block and "file" in block:
         problems.append(Problem("file", "give `template` or `file`, not both"))
     elif "template" in block:
-        base = templates.load(str(block["template"]))
+        base = templates.load(block["template"])
     elif "file" in block:
-        file_path = project_dir / str(block["file"])
-        if not file_path.is_file():
+        file_path, problem = _inside(project_dir, block["file"], "file", anywhere)
+        if problem is not None:
+            problems.append(problem)
+        elif not file_path.is_file():
             problems.append(Problem("file", f"spec file {str(file_path)!r} does not exist"))
         else:
             base = read_yaml(file_path) or {}
+            if not isinstance(base, Mapping):
+                problems.append(Problem("file", f"{file_path} holds a {type(base).__name__}, not a spec (a mapping "
+                                        "of unit, window, metrics, ...)"))
+                base = {}
     output = block.get("output", "duckdb")
     if output not in OUTPUTS:
         problems.append(Problem("output", f"{output!r} is not an output; allowed: {list(OUTPUTS)}"))
     path = block.get("path")
-    if output == "parquet" and not path:
+    parquet_dir = None
+    if output == "parquet" and path is None:
         problems.append(Problem("path", "output parquet needs `path`, the directory for the files"))
+    elif path is not None:
+        parquet_dir, problem = _inside(project_dir, path, "path", anywhere)
+        if problem is not None:
+            problems.append(problem)
     scale = block.get("scale", 1.0)
     if isinstance(scale, bool) or not isinstance(scale, (int, float)):
         problems.append(Problem("scale", f"{scale!r} must be a number (1 = the counts as declared)"))
     if problems:
         raise SpecError(problems)
     spec = load_spec(merge(base, {k: v for k, v in block.items() if k not in OUTPUT_KEYS}), scale=float(scale))
-    return SyntheticSource(name, schema, spec, output, (project_dir / path) if path else None)
+    return SyntheticSource(name, schema, spec, output, parquet_dir)
+
+
+def _inside(project_dir: Path, raw: Any, key: str, anywhere: bool) -> tuple[Path | None, Problem | None]:
+    """`raw` as a path relative to the dbt project; outside it (after resolving symlinks and `..`) only with
+    `allow_outside_project: true`, so a sources YAML cannot read or write anywhere on the machine."""
+    if not isinstance(raw, str) or not raw.strip():
+        return None, Problem(key, f"{raw!r} must be a path (text), relative to the dbt project")
+    candidate = (project_dir / raw).resolve()
+    root = project_dir.resolve()
+    if not anywhere and candidate != root and root not in candidate.parents:
+        return None, Problem(key, f"{raw!r} resolves to {candidate}, outside the dbt project {root}; use a path "
+                             f"inside it, or set `{OUTSIDE_KEY}: true` in this block to allow it")
+    return candidate, None
 
 
 def read_sources_yaml(path: str | os.PathLike) -> list[tuple[str, str, Any]]:
@@ -137,8 +164,10 @@ def project_root(path: str | os.PathLike) -> Path:
 
 
 def is_sources_yaml(path: str | os.PathLike) -> bool:
+    """A dbt sources YAML (a `sources:` list) rather than a bare spec; unreadable files are read as specs,
+    whose loading names the problem."""
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+        data = read_yaml(path)
+    except SpecError:
         return False
     return isinstance(data, Mapping) and "sources" in data

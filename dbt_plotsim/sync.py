@@ -20,6 +20,7 @@ from .engine.tables import TRAJECTORY_TABLE
 from .errors import Problem, SpecError
 from .sources import SyntheticSource, resolve
 from .spec.schema import event_tables
+from .spec.yaml_input import parse_yaml, read_text
 
 TAG = "plotsim"
 TABLE_LEVEL_KEY = ""  # in desired_tests: tests on the table itself, not on a column
@@ -224,6 +225,7 @@ def _looks_generated(name: str) -> bool:
 
 def sync_text(text: str, path_for_errors: str, project_dir: str | os.PathLike, only: str | None = None) -> tuple[str, list[str]]:
     """The sources YAML text with its synthetic sources synced, and the names of the sources synced."""
+    parse_yaml(text, path_for_errors)  # syntax, nesting, repeated keys: named as validate names them
     yaml = _yaml()
     data = yaml.load(text)
     sources = (data or {}).get("sources") if isinstance(data, dict) else None
@@ -260,7 +262,7 @@ def sync_file(path: str | os.PathLike, only: str | None = None) -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise SpecError(Problem("", f"sources file {str(path)!r} does not exist"))
-    original = path.read_text(encoding="utf-8")
+    original = read_text(path)
     updated, synced = sync_text(original, str(path), project_root(path), only)
     if updated != original:
         staging = path.with_name(f".{path.name}.plotsim-tmp")

@@ -9,8 +9,9 @@ from dbt_plotsim.plugin import FUNCTION, Plugin, handle
 from .conftest import small_dict
 
 
-def _request(block, force=False, source="saas", schema="raw"):
-    return json.dumps({"source": source, "schema": schema, "block": block, "project_dir": ".", "force": force})
+def _request(block, force=False, source="saas", schema="raw", project_dir="."):
+    return json.dumps({"source": source, "schema": schema, "block": block, "project_dir": str(project_dir),
+                       "force": force})
 
 
 @pytest.fixture
@@ -55,8 +56,8 @@ def test_bad_spec_reports_prefixed_problems_and_writes_nothing(conn):
 
 
 def test_parquet_output_gives_views_over_files(conn, tmp_path):
-    block = {**small_dict(), "output": "parquet", "path": str(tmp_path / "pq")}
-    outcome = json.loads(handle(_request(block), conn))
+    block = {**small_dict(), "output": "parquet", "path": "pq"}
+    outcome = json.loads(handle(_request(block, project_dir=tmp_path), conn))
     assert outcome["status"] == "generated"
     assert (tmp_path / "pq" / "fct_mrr.parquet").exists()
     kind = conn.execute("select table_type from information_schema.tables where table_name = 'fct_mrr'").fetchall()

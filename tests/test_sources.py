@@ -42,16 +42,48 @@ def test_file_block_relative_to_project(tmp_path):
     assert spec.seed == 5 and spec.unit == "account"
 
 
+def test_a_symlink_out_of_the_project_is_refused_unless_allowed(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "s.yml").write_text(yaml.safe_dump(small_dict()))
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "specs").symlink_to(outside)
+    with pytest.raises(SpecError, match="outside the dbt project"):
+        resolve("saas", "raw", {"file": "specs/s.yml"}, project)
+    assert resolve("saas", "raw", {"file": "specs/s.yml", "allow_outside_project": True}, project).spec.unit == "account"
+
+
+@pytest.mark.parametrize("content,fragment", [
+    ("- a list\n- not a spec\n", "holds a list, not a spec"),
+    ("just text\n", "holds a str, not a spec"),
+    ("unit: x\nunit: y\n", "the key 'unit' is given twice"),
+])
+def test_a_file_that_is_not_a_spec_mapping_is_named(tmp_path, content, fragment):
+    (tmp_path / "s.yml").write_text(content)
+    with pytest.raises(SpecError) as err:
+        resolve("saas", "raw", {"file": "s.yml"}, tmp_path)
+    assert any(line.startswith(f"{PREFIX}.file:") or fragment in line for line in err.value.lines())
+    assert fragment in str(err.value)
+
+
 @pytest.mark.parametrize("block,path,fragment", [
     ({"template": "sas"}, "template", "did you mean 'saas'"),
     ({"file": "missing.yml"}, "file", "does not exist"),
     ({**small_dict(), "output": "csv"}, "output", "allowed: ['duckdb', 'parquet']"),
     ({**small_dict(), "output": "parquet"}, "path", "needs `path`"),
+    ({**small_dict(), "output": "parquet", "path": 5}, "path", "5 must be a path"),
+    ({**small_dict(), "output": "parquet", "path": "../elsewhere"}, "path", "outside the dbt project"),
+    ({**small_dict(), "output": "parquet", "path": "/tmp/x"}, "path", "allow_outside_project: true"),
+    ({"file": "/etc/passwd"}, "file", "outside the dbt project"),
+    ({"template": "../../x/profiles"}, "template", "unknown template '../../x/profiles'"),
+    ({"template": ["saas"]}, "template", "unknown template"),
+    ({**small_dict(), "allow_outside_project": "yes"}, "allow_outside_project", "must be true or false"),
     ({**small_dict(), "metrics": [{"name": "m", "type": "amount", "range": [9, 1]}]}, "metrics.m.range", "min < max"),
 ])
-def test_errors_are_prefixed_with_the_source_path(block, path, fragment):
+def test_errors_are_prefixed_with_the_source_path(block, path, fragment, tmp_path):
     with pytest.raises(SpecError) as err:
-        resolve("saas", "raw", block)
+        resolve("saas", "raw", block, tmp_path)
     lines = err.value.lines()
     assert any(line.startswith(f"{PREFIX}.{path}:") and fragment in line for line in lines), lines
 

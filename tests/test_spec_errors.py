@@ -143,6 +143,13 @@ CASES = [
     pytest.param(variant(metric("support_tickets", distribution="negative_binomial", params={"dispersion": 0})),
                  "metrics.support_tickets.params.dispersion", ["0", "must be a positive number"],
                  id="zero-dispersion"),
+    pytest.param(variant(append("metrics", {"name": "date_key", "type": "score"})), "metrics.date_key",
+                 ["is a key column of every fact table"], id="metric-named-date-key"),
+    pytest.param(variant(append("metrics", {"name": "account_id", "type": "score"})), "metrics.account_id",
+                 ["is a key column of every fact table (date_key, account_id)"], id="metric-named-unit-id"),
+    pytest.param(variant(tables={"trajectory": False, "facts": [
+                     {"name": "trajectory", "metrics": ["engagement", "mrr", "support_tickets"]}]}),
+                 "tables.facts.trajectory", ["kept for the ground-truth trajectory table"], id="fact-named-trajectory"),
     pytest.param(variant(append("metrics", {"name": "mrr", "type": "amount"})), "metrics.mrr",
                  ["used more than once"], id="duplicate-metric-name"),
     pytest.param(variant(append("segments", {"name": "growers", "count": 5, "archetype": "flat"})), "segments.growers",

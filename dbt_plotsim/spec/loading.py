@@ -3,29 +3,15 @@ from __future__ import annotations
 
 import math
 import os
-from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ..errors import Problem, SpecError
 from .checks import check_references, suggest
 from .model import Spec
 from .segments import Segment
-
-
-def read_yaml(path: str | os.PathLike) -> Any:
-    path = Path(path)
-    if not path.is_file():
-        raise SpecError(Problem("", f"spec file {str(path)!r} does not exist"))
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        reason = getattr(exc, "problem", None) or str(exc)
-        raise SpecError(Problem("", f"{path} is not valid YAML{where}: {reason}")) from None
+from .yaml_input import read_yaml
 
 
 def parse_spec(data: Any) -> Spec:

@@ -56,10 +56,17 @@ def table_claims(spec) -> list[Claim]:
     return claims
 
 
+TRAJECTORY = "trajectory"
+
+
 def check_table_names(spec) -> list[Problem]:
     problems: list[Problem] = []
     owners: dict[str, Claim] = {}
     for claim in table_claims(spec):
+        if claim.table == TRAJECTORY and claim.path != "tables.trajectory":
+            problems.append(Problem(claim.path, f"its table {TRAJECTORY} has the name kept for the ground-truth "
+                                    "trajectory table (also when tables.trajectory is false); rename it"))
+            continue
         if claim.table.startswith(RESERVED_PREFIX):
             problems.append(Problem(claim.path, f"its table {claim.table} starts with '{RESERVED_PREFIX}', kept for "
                                     "the package's own tables; rename it"))
@@ -67,3 +74,10 @@ def check_table_names(spec) -> list[Problem]:
         if first is not claim and first.owner != claim.owner:
             problems.append(Problem(claim.path, f"its table {claim.table} is already {first.owner}; rename one of them"))
     return problems
+
+
+def check_metric_names(spec) -> list[Problem]:
+    """A metric is a column of a fact table next to its keys, so it cannot take a key's name."""
+    keys = ("date_key", f"{spec.unit}_id")
+    return [Problem(f"metrics.{m.name}", f"'{m.name}' is a key column of every fact table ({', '.join(keys)}); "
+                    "give the metric another name") for m in spec.metrics if m.name in keys]

@@ -15,12 +15,14 @@ def names() -> list[str]:
 
 
 def text(name: str) -> str:
-    path = TEMPLATE_DIR / f"{name}.yml"
-    if not path.is_file():
+    """A bundled template by name (never a path: `../x` is just an unknown name)."""
+    known = names()
+    if not isinstance(name, str) or name not in known:
         from ..spec.checks import suggest
 
-        raise SpecError(Problem("template", f"unknown template '{name}'; {suggest(name, names())}"))
-    return path.read_text(encoding="utf-8")
+        shown = name if isinstance(name, str) else repr(name)
+        raise SpecError(Problem("template", f"unknown template '{shown[:80]}'; {suggest(str(name), known)}"))
+    return (TEMPLATE_DIR / f"{name}.yml").read_text(encoding="utf-8")
 
 
 def load(name: str) -> dict:
