@@ -68,10 +68,10 @@ def materialize(source: SyntheticSource, conn: duckdb.DuckDBPyConnection, *, for
         _record_relations(connection, source, generation.plan)
 
     if source.output == "parquet":
-        paths = write_parquet(generation, source.path, {"spec_hash": digest, "seed": source.spec.seed,
-                                                        "dbt_plotsim": __version__,
-                                                        "relations": relations(generation.plan)})
-        _views_over_parquet(conn, source.schema, paths, record)
+        manifest = {"spec_hash": digest, "seed": source.spec.seed, "dbt_plotsim": __version__,
+                    "relations": relations(generation.plan)}
+        write_parquet(generation, source.path, manifest,
+                      commit=lambda paths: _views_over_parquet(conn, source.schema, paths, record))
     else:
         write_duckdb(generation, conn, source.schema, finalize=record)
     rows = sum(generation.written.values())
@@ -140,9 +140,12 @@ def _views_over_parquet(conn, schema: str, paths: dict, finalize) -> None:
     conn.execute("BEGIN TRANSACTION")
     try:
         conn.execute(f"create schema if not exists {quote(schema)}")
+        kinds = dict(conn.execute("select table_name, table_type from information_schema.tables "
+                                  "where table_schema = ?", [schema]).fetchall())
         for name, path in paths.items():
             literal = str(path.resolve()).replace("'", "''")
-            conn.execute(f"drop table if exists {quote(schema)}.{quote(name)}")
+            if kinds.get(name) == "BASE TABLE":  # an earlier DuckDB run left a table of this name
+                conn.execute(f"drop table {quote(schema)}.{quote(name)}")
             conn.execute(f"create or replace view {quote(schema)}.{quote(name)} as select * from read_parquet('{literal}')")
         finalize(conn)
         conn.execute("COMMIT")

@@ -1,19 +1,19 @@
-"""Parquet writer: one file per table, written aside and moved into place only when every file is complete."""
+"""Parquet writer: one file per table, in fixed row groups; the set is replaced as a whole (parquet_set.py)."""
 from __future__ import annotations
 
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
+from typing import Callable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import WriteError
+from .parquet_set import MANIFEST, ParquetSet
 
 ROW_GROUP_ROWS = 1 << 17  # fixed row groups: file bytes never depend on the chunk size
-MANIFEST = "_plotsim_manifest.json"
 
 
 class _RowGroupWriter:
@@ -40,38 +40,36 @@ class _RowGroupWriter:
         self.writer.close()
 
 
-def write_parquet(generation, out_dir: str | os.PathLike, manifest: dict | None = None) -> dict[str, Path]:
-    """Write every table of a generation to `out_dir/<table>.parquet`; all files or none change."""
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".plotsim-", dir=out))
-    except OSError as exc:
-        raise WriteError(f"cannot write to {out}: {exc.strerror or exc}") from None
-    try:
-        writers = {name: _RowGroupWriter(staging / f"{name}.parquet", schema)
-                   for name, schema in generation.schemas.items()}
-        for chunk in generation.chunks():
-            for name, table in chunk.items():
-                writers[name].write(table)
-        for writer in writers.values():
-            writer.close()
-        (staging / MANIFEST).write_text(json.dumps({**(manifest or {}), "tables": list(writers)}, indent=2) + "\n")
-        previous = _previous_tables(out)
-        for name in writers:
-            os.replace(staging / f"{name}.parquet", out / f"{name}.parquet")
-        for stale in previous - set(writers):  # tables an earlier spec made and this one does not
-            (out / f"{stale}.parquet").unlink(missing_ok=True)
-        os.replace(staging / MANIFEST, out / MANIFEST)
-    except OSError as exc:
-        raise WriteError(f"cannot write Parquet files to {out}: {exc.strerror or exc}") from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return {name: out / f"{name}.parquet" for name in generation.schemas}
-
-
-def _previous_tables(out: Path) -> set[str]:
-    try:
-        return set(json.loads((out / MANIFEST).read_text())["tables"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return set()
+def write_parquet(generation, out_dir: str | os.PathLike, manifest: dict | None = None,
+                  commit: Callable[[dict[str, Path]], None] | None = None) -> dict[str, Path]:
+    """Write every table of a generation as `out_dir/<table>.parquet`, replacing the previous set as a whole
+    (parquet_set.py). `commit(paths)` runs after the new set is in place and before the old one is removed
+    (the dbt path records views and state there); if it fails, the previous set is put back."""
+    with ParquetSet(out_dir) as files:
+        previous = files.current()
+        staging = files.new_staging()
+        try:
+            writers = {name: _RowGroupWriter(staging / f"{name}.parquet", schema)
+                       for name, schema in generation.schemas.items()}
+            for chunk in generation.chunks():
+                for name, table in chunk.items():
+                    writers[name].write(table)
+            for writer in writers.values():
+                writer.close()
+            (staging / MANIFEST).write_text(json.dumps({**(manifest or {}), "tables": list(writers)}, indent=2) + "\n")
+            version = files.publish(staging)
+        except OSError as exc:
+            raise WriteError(f"cannot write Parquet files to {out_dir}: {exc.strerror or exc}") from None
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        paths = {name: files.path(version) / f"{name}.parquet" for name in generation.schemas}
+        if commit is not None:
+            try:
+                commit(paths)
+            except BaseException:
+                if previous is not None:
+                    files.point(previous)
+                files.discard(version)
+                raise
+        files.prune({version})
+    return {name: Path(out_dir) / f"{name}.parquet" for name in generation.schemas}
