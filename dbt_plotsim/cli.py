@@ -10,6 +10,7 @@ from . import __version__
 from .errors import PlotsimError, SpecError
 
 EXIT_USER_ERROR = 2
+EXIT_BUG = 1
 
 
 def _positive_int(text: str) -> int:
@@ -61,15 +62,26 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    from .interrupts import Interrupted, handled, report_bug
+
     try:
-        return _run(args)
+        with handled():
+            return _run(_parser().parse_args(argv))
     except SpecError as exc:
         print(f"error: {exc.render()}", file=sys.stderr)
         return EXIT_USER_ERROR
     except PlotsimError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except Interrupted as exc:
+        print(exc.message(), file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(Interrupted().message(), file=sys.stderr)
+        return Interrupted().exit_code
+    except Exception as exc:  # a bug: one line here, the traceback in a file
+        print(report_bug(exc), file=sys.stderr)
+        return EXIT_BUG
 
 
 def _load(args: argparse.Namespace):

@@ -16,7 +16,7 @@ from . import __version__ as package_version
 from .api import spec_hash, stream
 from .engine.fitted import relations
 from .sources import SyntheticSource
-from .writers.duckdb import quote, write_duckdb
+from .writers.duckdb import rollback, quote, write_duckdb
 from .writers.parquet import write_parquet
 
 STATE_TABLE = "_plotsim_state"
@@ -150,5 +150,5 @@ def _views_over_parquet(conn, schema: str, paths: dict, finalize) -> None:
         finalize(conn)
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        rollback(conn)
         raise

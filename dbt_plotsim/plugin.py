@@ -13,7 +13,6 @@ as {"status": "error", "problems": [...]}, never as a traceback.
 from __future__ import annotations
 
 import json
-import traceback
 from typing import Any
 
 from dbt.adapters.duckdb.plugins import BasePlugin
@@ -24,6 +23,7 @@ FUNCTION = "plotsim_generate"
 def handle(request_json: str, conn) -> str:
     """Run one request against a DuckDB connection; always returns a JSON outcome."""
     from .errors import PlotsimError, SpecError
+    from .interrupts import Interrupted, report_bug
     from .materialize import materialize
     from .sources import resolve
 
@@ -36,8 +36,10 @@ def handle(request_json: str, conn) -> str:
         return json.dumps({"status": "error", "problems": exc.lines()})
     except PlotsimError as exc:
         return json.dumps({"status": "error", "problems": [str(exc)]})
-    except Exception:  # a bug: keep the traceback, it is what a bug report needs
-        return json.dumps({"status": "bug", "problems": [traceback.format_exc()]})
+    except Interrupted as exc:
+        return json.dumps({"status": "interrupted", "problems": [exc.message()]})
+    except Exception as exc:  # a bug: one line, the traceback saved for the report
+        return json.dumps({"status": "bug", "problems": [report_bug(exc)]})
 
 
 def project_dir(requested: str | None) -> str:
@@ -55,7 +57,10 @@ def project_dir(requested: str | None) -> str:
 
 class Plugin(BasePlugin):
     def initialize(self, plugin_config: dict[str, Any]) -> None:
+        from .interrupts import watch
+
         self.plugin_config = plugin_config
+        watch()  # Ctrl-C stops a generation running inside DuckDB's call of our function
 
     def configure_connection(self, conn) -> None:
         def generate(request_json: str) -> str:

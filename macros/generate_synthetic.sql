@@ -38,6 +38,8 @@
              ~ "{:,}".format(outcome.rows) ~ " rows in " ~ outcome.seconds ~ "s", info=true) }}
     {% elif outcome.status == 'skipped' %}
       {{ log(label ~ " SKIP synthetic source " ~ source.name ~ ": " ~ outcome.detail ~ " (force: true regenerates)", info=true) }}
+    {% elif outcome.status == 'interrupted' %}
+      {% do exceptions.raise_compiler_error("dbt-plotsim: source '" ~ source.name ~ "' " ~ outcome.problems[0]) %}
     {% else %}
       {% do exceptions.raise_compiler_error(
         "dbt-plotsim could not generate source '" ~ source.name ~ "'; nothing was changed:\n  - "

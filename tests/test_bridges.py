@@ -168,7 +168,7 @@ def test_generic_tests_pass_on_generated_rows_and_fail_on_broken_ones(conn):
     (dict(weights={"feature_9": 1}), "tables.bridges.feature.weights.feature_9", "unknown category"),
     (dict(weights={"feature_0": 1, "feature_1": 1}), "tables.bridges.feature.weights", "fewer than per_entity.max 6"),
     (dict(name="dim_date"), "tables.bridges.dim_date", "dim_date is already the date dimension"),
-    (dict(name="trajectory"), "tables.trajectory", "trajectory is already bridge trajectory"),
+    (dict(name="trajectory"), "tables.bridges.trajectory", "kept for the ground-truth trajectory table"),
     (dict(per_entity={"min": 1}), "tables.bridges.feature.per_entity.max", "is required"),
 ])
 def test_bad_bridges_name_the_path(edit, path, fragment):

@@ -6,6 +6,7 @@ from typing import Callable
 
 import duckdb
 
+from .. import interrupts
 from ..errors import WriteError
 
 
@@ -33,6 +34,7 @@ def write_duckdb(generation, target: str | os.PathLike | duckdb.DuckDBPyConnecti
                  finalize: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> list[str]:
     """Create or replace the generation's tables in `schema`, atomically. `target` is a file or a connection;
     `finalize` runs inside the same transaction, after the tables (for bookkeeping rows)."""
+    interrupts.drain()
     own = not isinstance(target, duckdb.DuckDBPyConnection)
     conn = connect(target) if own else target
     prefix = quote(schema) + "."
@@ -43,15 +45,17 @@ def write_duckdb(generation, target: str | os.PathLike | duckdb.DuckDBPyConnecti
             for name, arrow_schema in generation.schemas.items():
                 _create(conn, schema, name, arrow_schema)
             for chunk in generation.chunks():
+                interrupts.check()
                 for name, table in chunk.items():
                     conn.register("_plotsim_chunk", table)
                     conn.execute(f"INSERT INTO {prefix}{quote(name)} SELECT * FROM _plotsim_chunk")
                     conn.unregister("_plotsim_chunk")
-            if finalize is not None:
-                finalize(conn)
-            conn.execute("COMMIT")
+            with interrupts.finish_first():  # the bookkeeping and the COMMIT happen as a whole or not at all
+                if finalize is not None:
+                    finalize(conn)
+                conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            rollback(conn)
             raise
     except duckdb.Error as exc:
         raise WriteError(f"writing to DuckDB failed, nothing was changed: {exc}") from None
@@ -59,6 +63,14 @@ def write_duckdb(generation, target: str | os.PathLike | duckdb.DuckDBPyConnecti
         if own:
             conn.close()
     return list(generation.schemas)
+
+
+def rollback(conn) -> None:
+    """Roll back if a transaction is still open; the error that got us here is the one to report."""
+    try:
+        conn.execute("ROLLBACK")
+    except duckdb.Error:
+        pass  # already committed (an interrupt held until after COMMIT) or already aborted
 
 
 def _create(conn, schema: str, name: str, arrow_schema) -> None:

@@ -10,6 +10,7 @@ from typing import Callable
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .. import interrupts
 from ..errors import WriteError
 from .parquet_set import MANIFEST, ParquetSet
 
@@ -45,6 +46,7 @@ def write_parquet(generation, out_dir: str | os.PathLike, manifest: dict | None 
     """Write every table of a generation as `out_dir/<table>.parquet`, replacing the previous set as a whole
     (parquet_set.py). `commit(paths)` runs after the new set is in place and before the old one is removed
     (the dbt path records views and state there); if it fails, the previous set is put back."""
+    interrupts.drain()
     with ParquetSet(out_dir) as files:
         previous = files.current()
         staging = files.new_staging()
@@ -52,24 +54,26 @@ def write_parquet(generation, out_dir: str | os.PathLike, manifest: dict | None 
             writers = {name: _RowGroupWriter(staging / f"{name}.parquet", schema)
                        for name, schema in generation.schemas.items()}
             for chunk in generation.chunks():
+                interrupts.check()
                 for name, table in chunk.items():
                     writers[name].write(table)
             for writer in writers.values():
                 writer.close()
             (staging / MANIFEST).write_text(json.dumps({**(manifest or {}), "tables": list(writers)}, indent=2) + "\n")
-            version = files.publish(staging)
+            with interrupts.finish_first():  # the swap, the dbt bookkeeping and the prune happen as a whole
+                version = files.publish(staging)
+                paths = {name: files.path(version) / f"{name}.parquet" for name in generation.schemas}
+                if commit is not None:
+                    try:
+                        commit(paths)
+                    except BaseException:
+                        if previous is not None:
+                            files.point(previous)
+                        files.discard(version)
+                        raise
+                files.prune({version})
         except OSError as exc:
             raise WriteError(f"cannot write Parquet files to {out_dir}: {exc.strerror or exc}") from None
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        paths = {name: files.path(version) / f"{name}.parquet" for name in generation.schemas}
-        if commit is not None:
-            try:
-                commit(paths)
-            except BaseException:
-                if previous is not None:
-                    files.point(previous)
-                files.discard(version)
-                raise
-        files.prune({version})
     return {name: Path(out_dir) / f"{name}.parquet" for name in generation.schemas}

@@ -1,0 +1,94 @@
+"""Kill trials: start a CLI generation, signal it at a random moment, and check what is left.
+
+Every trial must leave the old complete output or the new complete output (never a mix, never a partial
+table), and the next run must leave no debris. Used by tests/test_interrupts.py (a few trials) and by
+scripts/kill_trials.py (the full run).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import yaml
+
+from .conftest import small_dict
+
+SCALE = 40  # about 2-3 s of generation on this machine: room for a signal at any stage
+
+
+def spec_file(folder: Path, seed: int) -> Path:
+    path = folder / f"spec_{seed}.yml"
+    path.write_text(yaml.safe_dump({**small_dict(), "seed": seed}))
+    return path
+
+
+def command(spec: Path, out: Path, fmt: str) -> list[str]:
+    return [sys.executable, "-m", "dbt_plotsim.cli", "generate", str(spec), "--out", str(out), "--format", fmt,
+            "--scale", str(SCALE)]
+
+
+def fingerprint(out: Path, fmt: str) -> str | None:
+    """A digest of every table's content, or None when there is no output yet."""
+    if fmt == "parquet":
+        if not out.exists():
+            return None
+        manifest = json.loads((out / "_plotsim_manifest.json").read_text())
+        digest = hashlib.sha256()
+        for table in manifest["tables"]:
+            digest.update((out / f"{table}.parquet").read_bytes())
+        return digest.hexdigest()
+    if not out.exists():
+        return None
+    with duckdb.connect(str(out), read_only=True) as conn:
+        tables = [r[0] for r in conn.execute(
+            "select table_name from information_schema.tables where table_schema = 'main' order by 1").fetchall()]
+        if not tables:
+            return None
+        digest = hashlib.sha256()
+        for table in tables:
+            digest.update(repr(conn.execute(f'select count(*), sum(hash(t)) from "{table}" t').fetchall()).encode())
+        return digest.hexdigest()
+
+
+def debris(out: Path) -> list[str]:
+    store = out.parent / f".{out.name}.plotsim"
+    if not store.exists():
+        return []
+    return sorted(e.name for e in store.iterdir() if e.name.startswith(("staging-", "link-")))
+
+
+def run(cmd: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+
+
+def trial(folder: Path, fmt: str, signum: int, rng: random.Random, references: dict) -> dict:
+    """One trial: output of seed 1 in place, regenerate with seed 2 and signal it after a random delay."""
+    out = folder / ("out.duckdb" if fmt == "duckdb" else "out")
+    old, new = spec_file(folder, 1), spec_file(folder, 2)
+    if fmt not in references:
+        for seed, spec in ((1, old), (2, new)):
+            result = run(command(spec, out, fmt))
+            assert result.returncode == 0, result.stderr
+            references.setdefault(fmt, {})[seed] = fingerprint(out, fmt)
+    result = run(command(old, out, fmt))
+    assert result.returncode == 0, result.stderr
+    delay = rng.uniform(0.3, 4.0)
+    process = subprocess.Popen(command(new, out, fmt), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONHASHSEED": "0"})
+    time.sleep(delay)
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=120)
+    found = fingerprint(out, fmt)
+    state = {references[fmt][1]: "old", references[fmt][2]: "new"}.get(found, "MIXED OR PARTIAL")
+    after = run(command(old, out, fmt))  # the next run cleans up and succeeds
+    return {"format": fmt, "signal": signal.Signals(signum).name, "delay": round(delay, 2), "exit": process.returncode,
+            "left": state, "stderr": err.strip().splitlines()[-1:] , "next_run": after.returncode,
+            "debris_after_next": debris(out) if fmt == "parquet" else []}
