@@ -47,17 +47,22 @@ def _raise(signum, frame):
 
 
 @contextmanager
-def handled():
-    """In the CLI's main thread: SIGINT and SIGTERM raise Interrupted; the previous handlers come back after."""
+def _handling(handler):
+    """SIGINT and SIGTERM go to `handler` inside the block (main thread only: elsewhere it changes nothing)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {s: signal.signal(s, _raise) for s in SIGNALS}
+    previous = {s: signal.signal(s, handler) for s in SIGNALS}
     try:
         yield
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+        for s, old in previous.items():
+            signal.signal(s, old)
+
+
+def handled():
+    """In the CLI: SIGINT and SIGTERM raise Interrupted; the previous handlers come back after."""
+    return _handling(_raise)
 
 
 def watch() -> None:
@@ -118,16 +123,9 @@ def check() -> None:
 @contextmanager
 def finish_first():
     """Run the block to its end even if SIGINT/SIGTERM arrives; report the signal afterwards."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
     pending: list[int] = []
-    previous = {s: signal.signal(s, lambda signum, frame: pending.append(signum)) for s in SIGNALS}
-    try:
+    with _handling(lambda signum, frame: pending.append(signum)):
         yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
     if pending:
         raise Interrupted(pending[0], done=True)
 
