@@ -98,6 +98,30 @@ def simulate(plan, units: list[tuple]) -> PilotCells:
                       np.concatenate(positions), np.concatenate(segment_of), np.concatenate(period_of))
 
 
+MIN_SEASON_CELLS = 2_000  # fewer pilot cells in one calendar period: that period uses the pooled CDF
+
+
+def seasonal_latents(plan, cells: PilotCells) -> dict:
+    """(metric, calendar bucket) -> latent CDF on the existing cells of that month (or month and weekday),
+    so each calendar period of a seasonal metric follows the declared family scaled by its multiplier (a
+    trend, a partial year or arrivals would otherwise shift some months against the others)."""
+    from .seasonality import calendar_buckets, seasonal_factor
+
+    if plan.spec.seasonality is None:
+        return {}
+    bucket_of_cell = calendar_buckets(plan)[cells.periods]
+    segments = [s.name for s in plan.segments if s.count > 0]
+    out = {}
+    for m, name in enumerate(plan.metric_names):
+        if any(seasonal_factor(plan, segment, name) is None for segment in segments):
+            continue
+        for bucket in np.unique(bucket_of_cell):
+            chosen = bucket_of_cell == bucket
+            if chosen.sum() >= MIN_SEASON_CELLS:
+                out[(m, int(bucket))] = latent_cdf(cells.latents[m][chosen], cells.weights[chosen])
+    return out
+
+
 def latent_cdf(latent: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(knots, levels): the weighted CDF of the latent on a fine grid of CDF_EDGES (a histogram, no sort),
     levels kept half a cell's weight away from 0 and 1."""
@@ -159,6 +183,7 @@ def refine(plan, rebuild, rebuild_cells=None) -> dict:
         cells = simulate(plan, units)
         marginals = [b.with_latent(*latent_cdf(z, cells.weights)) for b, z in zip(base, cells.latents)]
         plan.marginals = marginals
+        plan.season_latents = seasonal_latents(plan, cells)
         plan._scaled.clear()
         cells = simulate(plan, units)  # values (and who ends) with the fitted CDFs
         measured = np.array([pooled_r(cells.values[a], cells.values[b], cells.weights) for a, b in pairs])

@@ -70,6 +70,7 @@ class Plan:
     chunk_blocks: int
     calibration: object = None  # calibrate.Calibration: fitted values and what the pilot measured
     cells: object = None  # cells.CellNoise: matrices of segments and regimes, when any are declared
+    season_latents: dict = field(default_factory=dict, repr=False)  # (metric, calendar bucket) -> latent CDF
     _scaled: dict = field(default_factory=dict, repr=False)
 
     def noise_groups(self, segment: str) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -85,11 +86,14 @@ class Plan:
         return [f"correlations.{key}.r: {declared:g} cannot hold; generating with the nearest value that does, "
                 f"{used:g} (calibration.on_conflict: nearest)" for key, (declared, used) in adjusted.items()]
 
-    def scaled_marginal(self, m: int, factor: float) -> Marginal:
-        """Metric m's marginal in a period with seasonal multiplier `factor` (tabulated once per plan)."""
-        key = (m, factor)
+    def scaled_marginal(self, m: int, factor: float, bucket: int | None = None) -> Marginal:
+        """Metric m's marginal in a period with seasonal multiplier `factor`, with the latent CDF of its
+        calendar `bucket` when the pilot fitted one (tabulated once per plan)."""
+        key = (m, factor, bucket)
         if key not in self._scaled:
-            self._scaled[key] = self.marginals[m].scaled(factor)
+            marginal = self.marginals[m].scaled(factor)
+            latent = self.season_latents.get((m, bucket))
+            self._scaled[key] = marginal if latent is None else marginal.with_latent(*latent)
         return self._scaled[key]
 
     @property

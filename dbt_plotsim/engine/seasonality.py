@@ -28,3 +28,13 @@ def seasonal_factor(plan, segment: str, target: str) -> np.ndarray | None:
         return None
     sensitivity = season.sensitivity.get(segment, 1.0)
     return 1.0 + sensitivity * (base_multipliers(season, plan.starts) - 1.0)
+
+
+def calendar_buckets(plan) -> np.ndarray:
+    """(P,) the calendar period of each window period that seasonality is declared over: its month of the
+    year, and with day-of-week multipliers also its weekday (month * 7 + weekday)."""
+    months = plan.starts.astype("datetime64[M]").astype(np.int64) % 12
+    season = plan.spec.seasonality
+    if season is not None and season.day_of_week is not None:
+        return months * 7 + (plan.starts.astype(np.int64) + 3) % 7
+    return months

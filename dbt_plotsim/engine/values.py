@@ -9,18 +9,23 @@ from __future__ import annotations
 import numpy as np
 
 from .rng import ENTITY_BLOCK, stream
-from .seasonality import seasonal_factor
+from .seasonality import calendar_buckets, seasonal_factor
 
 
 def period_marginals(plan, m: int, segment: str) -> list[tuple[np.ndarray, object]]:
-    """[(period columns, marginal)]: one marginal per distinct seasonal multiplier of the segment."""
+    """[(period columns, marginal)]: one marginal per calendar period (month, or month and weekday) of a
+    seasonal metric, its family scaled by that period's multiplier for the segment."""
     marginal = plan.marginals[m]
     factors = seasonal_factor(plan, segment, plan.metric_names[m])
     if factors is None:
         return [(slice(None), marginal)]
+    buckets = calendar_buckets(plan)
     groups = []
-    for factor in np.unique(factors):
-        groups.append((np.nonzero(factors == factor)[0], plan.scaled_marginal(m, float(factor))))
+    for bucket in np.unique(buckets):
+        columns = np.nonzero(buckets == bucket)[0]
+        for factor in np.unique(factors[columns]):
+            chosen = columns[factors[columns] == factor]
+            groups.append((chosen, plan.scaled_marginal(m, float(factor), int(bucket))))
     return groups
 
 

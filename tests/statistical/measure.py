@@ -28,7 +28,8 @@ class Report:
     lag_peaks: dict[str, tuple[int, int, float]] = field(default_factory=dict)  # key -> (declared, best, margin)
     outside_range: dict[str, int] = field(default_factory=dict)
     ks_pooled: dict[str, float] = field(default_factory=dict)
-    ks_bucket: dict[str, float] = field(default_factory=dict)
+    ks_bucket: dict[str, float] = field(default_factory=dict)  # worst calendar month (or weekday)
+    seasonal: set[str] = field(default_factory=set)  # metrics with seasonality
     signals: dict[str, float] = field(default_factory=dict)
     ended_share: float = 0.0
     calibration_s: float = 0.0
@@ -240,6 +241,8 @@ def measure_tables(spec, plan, tables, report: Report) -> None:
         else:
             report.outside_range[metric.name] = 0
         seasonal = metric.name in applies
+        if seasonal:
+            report.seasonal.add(metric.name)
         discrete = metric.type == "count"
         cents = metric.type == "amount"
         keys = buckets(spec, starts, seasonal)

@@ -2,9 +2,9 @@
 
 For every accepted spec, at its 3,000+ entities: every declared pooled r within R_TOLERANCE on the rows that
 exist; every declared lag peaks at its k (time-demeaned changes, as lag_coherence measures) by LAG_MARGIN;
-nothing outside a declared range; each metric's values against its declared family (for a seasonal metric,
-each period's scaled family) within KS_TOLERANCE. A rejected spec names the clash and prints nearest values
-that are accepted as printed. `python scripts/suite_report.py` prints every figure.
+nothing outside a declared range; each metric's values against its declared family within KS_TOLERANCE, and
+a seasonal metric's values in every calendar month against that month's scaled family. A rejected spec
+names the clash and prints nearest values that are accepted as printed. `python scripts/suite_report.py` prints every figure.
 """
 from __future__ import annotations
 
@@ -43,6 +43,8 @@ def test_declared_values_hold(path, reports):
     assert not any(report.outside_range.values()), report.outside_range
     for name, distance in report.ks_pooled.items():
         assert distance <= KS_TOLERANCE, (name, distance)
+    for name in report.seasonal:  # a seasonal metric keeps its (scaled) family in every calendar month
+        assert report.ks_bucket[name] <= KS_TOLERANCE, (name, report.ks_bucket[name])
     assert report.median_signal >= MIN_MEDIAN_SIGNAL, report.signals
 
 
