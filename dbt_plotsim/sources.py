@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any, Mapping
 
 from . import templates
 from .errors import Problem, SpecError
+from .source_blocks import block_of, misplaced
 from .spec import Spec, load_spec, read_yaml
 
 OUTSIDE_KEY = "allow_outside_project"
@@ -67,6 +69,11 @@ def _resolve(name: str, schema: str, block: Any, project_dir: Path) -> Synthetic
     if not isinstance(block, Mapping):
         raise SpecError(Problem("", f"must be a mapping (a spec, or `template:`/`file:` with overrides), got {type(block).__name__}"))
     problems: list[Problem] = []
+    for key in block:
+        near = difflib.get_close_matches(str(key), ["template", "file", OUTSIDE_KEY], n=1, cutoff=0.75)
+        if near and near[0] != key and near[0] not in block and str(key) not in Spec.model_fields:
+            # a misspelt `template:` would otherwise show as every key of a spec missing
+            raise SpecError(Problem(str(key), f"unknown key '{key}'; did you mean '{near[0]}'?"))
     anywhere = block.get(OUTSIDE_KEY, False)
     if not isinstance(anywhere, bool):
         problems.append(Problem(OUTSIDE_KEY, f"{anywhere!r} must be true or false"))
@@ -122,17 +129,20 @@ def _inside(project_dir: Path, raw: Any, key: str, anywhere: bool) -> tuple[Path
 
 
 def read_sources_yaml(path: str | os.PathLike) -> list[tuple[str, str, Any]]:
-    """(source name, schema, synthetic block) of every source in a dbt sources YAML that declares one."""
+    """(source name, schema, synthetic block) of every source in a dbt sources YAML that declares one; a
+    block in the wrong place (or under a misspelt key) is an error naming where it should go."""
     data = read_yaml(path) or {}
-    found = []
-    for source in data.get("sources") or []:
+    sources = data.get("sources") if isinstance(data, Mapping) else None
+    found, problems = [], []
+    for source in sources if isinstance(sources, list) else []:
         if not isinstance(source, Mapping):
             continue
-        block = ((source.get("config") or {}).get("meta") or {}).get("synthetic")
-        if block is None:
-            block = (source.get("meta") or {}).get("synthetic")
+        problems.extend(misplaced(source))
+        block = block_of(source)
         if block is not None:
             found.append((source["name"], source.get("schema") or source["name"], block))
+    if problems:
+        raise SpecError(problems)
     return found
 
 

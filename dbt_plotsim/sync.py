@@ -18,6 +18,7 @@ from .engine.components import components
 from .engine.pipeline import start
 from .engine.tables import TRAJECTORY_TABLE
 from .errors import Problem, SpecError
+from .source_blocks import block_of, misplaced
 from .sources import SyntheticSource, resolve
 from .spec.schema import event_tables
 from .spec.yaml_input import parse_yaml, read_text
@@ -236,7 +237,8 @@ def sync_text(text: str, path_for_errors: str, project_dir: str | os.PathLike, o
     for node in sources:
         if not isinstance(node, dict):
             continue
-        block = ((node.get("config") or {}).get("meta") or {}).get("synthetic")
+        problems.extend(misplaced(node))
+        block = block_of(node)
         if block is None or (only and node.get("name") != only):
             continue
         try:
@@ -250,6 +252,9 @@ def sync_text(text: str, path_for_errors: str, project_dir: str | os.PathLike, o
         raise SpecError(problems)
     if only and only not in synced:
         raise SpecError(Problem("sources", f"no synthetic source '{only}' in {path_for_errors}"))
+    if not synced:
+        raise SpecError(Problem("sources", f"{path_for_errors} declares no source with config.meta.synthetic; "
+                                "add one (see `dbt-plotsim template saas` for a start)"))
     buffer = io.StringIO()
     yaml.dump(data, buffer)
     return buffer.getvalue(), synced

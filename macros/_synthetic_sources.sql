@@ -1,8 +1,17 @@
-{# One entry per source declaring `config.meta.synthetic`: {name, schema, block}, optionally filtered. #}
+{# One entry per source declaring `config.meta.synthetic`: {name, schema, block}, optionally filtered.
+   `select` is a list of source names or a dbt-style string ("saas stores" or "saas,stores"). #}
 {% macro _synthetic_sources(select=none) %}
-  {% set wanted = [select] if select is string else (select or []) %}
+  {% set wanted = (select | replace(",", " ")).split() if select is string else (select or []) %}
   {% set found = {} %}
   {% for node in graph.sources.values() %}
+    {% if 'synthetic' in (node.config or {}) and node.config.get('synthetic') is not none %}
+      {% do exceptions.raise_compiler_error("dbt-plotsim: source '" ~ node.source_name ~ "' has `synthetic:` directly under `config:`; "
+            ~ "it belongs under `config: meta:` (sources." ~ node.source_name ~ ".config.meta.synthetic)") %}
+    {% endif %}
+    {% for key in (node.source_meta or {}).keys() if key != 'synthetic' and key.lower().startswith('synth') %}
+      {% do exceptions.raise_compiler_error("dbt-plotsim: source '" ~ node.source_name ~ "' has meta key '" ~ key
+            ~ "'; did you mean 'synthetic'?") %}
+    {% endfor %}
     {% set block = (node.source_meta or {}).get('synthetic') %}
     {% if block is not none and node.source_name not in found
           and (wanted | length == 0 or node.source_name in wanted) %}

@@ -3,10 +3,11 @@
 
     dbt run-operation generate_synthetic
     dbt run-operation generate_synthetic --args '{select: [saas], force: true}'
+    dbt run-operation generate_synthetic --args '{select: "saas stores"}'
 
-  From a hook, behind a var, so one command generates then builds:
+  From a hook, behind a var, so one command generates then builds (vars select and force there too):
     on-run-start: ["{{ dbt_plotsim.generate_synthetic(hook=true) }}"]
-    dbt build --vars '{plotsim_generate: true}'
+    dbt build --vars '{plotsim_generate: true, plotsim_select: saas, plotsim_force: true}'
 #}
 {% macro generate_synthetic(select=none, force=false, hook=false) %}
   {{ return(adapter.dispatch('generate_synthetic', 'dbt_plotsim')(select, force, hook)) }}
@@ -15,10 +16,16 @@
 {% macro default__generate_synthetic(select, force, hook) %}
   {% if not execute %}{{ return('') }}{% endif %}
   {% if hook and not var('plotsim_generate', false) %}{{ return('') }}{% endif %}
+  {% if hook %}
+    {% set select = select or var('plotsim_select', none) %}
+    {% set force = force or var('plotsim_force', false) %}
+  {% endif %}
   {% set sources = dbt_plotsim._synthetic_sources(select) %}
   {% if sources | length == 0 %}
-    {{ log("dbt-plotsim: no synthetic sources" ~ (" match " ~ select if select else " in this project"), info=true) }}
-    {{ return('') }}
+    {% do exceptions.raise_compiler_error(
+      "dbt-plotsim: no synthetic sources in this project. dbt only sees a source that lists its tables: after "
+      ~ "adding `config: meta: synthetic:` to a source, run `dbt-plotsim sync-sources <its sources YAML>` "
+      ~ "to list the tables, then run this again.") %}
   {% endif %}
   {{ dbt_plotsim._require_plugin() }}
   {% set total = sources | length %}

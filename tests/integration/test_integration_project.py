@@ -128,6 +128,13 @@ def test_file_and_path_resolve_against_project_dir(it, log, tmp_path, monkeypatc
     assert result.success, log.text()  # clinics reads file: specs/clinics.yml
 
 
+def test_select_takes_a_dbt_style_string(it, log):
+    log.lines.clear()
+    result = it["run"]("run-operation", "generate_synthetic", "--args", '{select: "clinics stores", force: true}')
+    assert result.success, log.text()
+    assert log.text().count("OK synthetic source") == 2, log.text()
+
+
 def test_hook_generates_then_builds(it, warehouse, log):
     """`dbt build --vars '{plotsim_generate: true}'` on an empty database: the on-run-start hook generates."""
     fresh = warehouse / "hook.duckdb"
@@ -182,6 +189,23 @@ def test_bad_spec_names_its_yaml_path_and_writes_nothing(dbt, log, small_project
     assert "sources.bad.config.meta.synthetic.metrics.mrr.range" in message, message
     assert "nothing was changed" in message
     assert query(small_project["db"], "select table_schema, table_name from information_schema.tables") == []
+
+
+def test_a_source_without_tables_gets_the_sync_sources_hint(dbt, log, small_project):
+    """Before sync-sources lists its tables, dbt does not see the source at all: say what to run."""
+    sources = small_project["dir"] / "models" / "sources.yml"
+    original = sources.read_text()
+    data = yaml.safe_load(original)
+    del data["sources"][0]["tables"]
+    sources.write_text(yaml.safe_dump(data))
+    try:
+        log.lines.clear()
+        result = dbt(small_project["dir"], "run-operation", "generate_synthetic")
+        assert not result.success
+        message = f"{result.exception or ''}\n{log.text()}"
+        assert "no synthetic sources" in message and "dbt-plotsim sync-sources" in message, message
+    finally:
+        sources.write_text(original)
 
 
 def test_profile_without_plugin_says_what_to_add(dbt, log, small_project):
