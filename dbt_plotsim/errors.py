@@ -13,7 +13,21 @@ class Problem:
 
     def render(self, prefix: str = "") -> str:
         path = f"{prefix}.{self.path}" if prefix and self.path else (prefix or self.path)
-        return f"{path}: {self.message}" if path else self.message
+        text = f"{path}: {self.message}" if path else self.message
+        return _shortened(text)
+
+
+LONGEST_WORD = 120  # a name or value longer than this is cut when echoed back
+
+
+def _shortened(text: str) -> str:
+    """Echo user input in bounded form: each overlong run of characters is cut, and control characters
+    (a newline inside a name) are shown escaped so every problem stays on one line."""
+    import re
+
+    text = "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
+    return re.sub(r"\S{%d,}" % (LONGEST_WORD + 1),
+                  lambda m: f"{m.group(0)[:60]}...({len(m.group(0)):,} characters)", text)
 
 
 class PlotsimError(Exception):

@@ -20,6 +20,7 @@ class FailingGeneration:
     def __init__(self, spec):
         self.inner = dbt_plotsim.stream(spec, chunk_entities=1024)
         self.schemas = self.inner.schemas
+        self.row_counts = self.inner.row_counts
 
     def chunks(self):
         for index, chunk in enumerate(self.inner.chunks()):

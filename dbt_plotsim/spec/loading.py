@@ -38,7 +38,9 @@ def load_spec(source: str | os.PathLike | Mapping[str, Any] | Spec, *, scale: fl
     `scale` multiplies every segment count (rounded, at least 1 where the count was positive), to make
     the same story at another size. Raises SpecError naming every problem; returns a frozen Spec.
     """
-    from ..engine.plan import check_feasible  # feasibility needs the engine's maths
+    from ..engine.budget import check as check_budget  # feasibility and size need the engine's maths
+    from ..engine.pipeline import start
+    from ..engine.plan import check_feasible
 
     if isinstance(source, Spec):
         spec = source
@@ -47,7 +49,7 @@ def load_spec(source: str | os.PathLike | Mapping[str, Any] | Spec, *, scale: fl
         spec = parse_spec(data)
     if scale != 1.0:
         spec = scaled(spec, scale)
-    problems = check_feasible(spec)
+    problems = check_feasible(spec) or check_budget(start(spec))
     if problems:
         raise SpecError(problems)
     return spec
@@ -75,7 +77,7 @@ def _salvage(data: Mapping[str, Any]) -> Spec | None:
         if raw is None:
             continue
         model = _model_in(field.annotation)
-        if isinstance(raw, list) and model is not None:
+        if isinstance(raw, list) and model is not None and field.annotation is not model:
             kept = []
             for item in raw:
                 try:
@@ -87,9 +89,12 @@ def _salvage(data: Mapping[str, Any]) -> Spec | None:
             values[name] = {k: v for k, v in ((k, _valid_pieces(v)) for k, v in raw.items()) if v is not None}
         else:
             try:
-                values[name] = TypeAdapter(field.annotation).validate_python(raw)
+                value = TypeAdapter(field.annotation).validate_python(raw)
             except (ValidationError, TypeError):
-                pass
+                continue
+            if model is not None and field.annotation is model and not isinstance(value, model):
+                continue  # coerced into something else (a list for a model): not a salvaged part
+            values[name] = value
     if "unit" not in values:
         return None
     defaults = {k: f.get_default(call_default_factory=True) for k, f in Spec.model_fields.items() if not f.is_required()}

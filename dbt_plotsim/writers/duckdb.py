@@ -7,6 +7,7 @@ from typing import Callable
 import duckdb
 
 from .. import interrupts
+from ..engine.budget import check_disk
 from ..errors import WriteError
 
 
@@ -36,6 +37,8 @@ def write_duckdb(generation, target: str | os.PathLike | duckdb.DuckDBPyConnecti
     `finalize` runs inside the same transaction, after the tables (for bookkeeping rows)."""
     interrupts.drain()
     own = not isinstance(target, duckdb.DuckDBPyConnection)
+    if own:
+        check_disk(generation, target)
     conn = connect(target) if own else target
     prefix = quote(schema) + "."
     try:

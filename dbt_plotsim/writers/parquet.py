@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .. import interrupts
+from ..engine.budget import check_disk
 from ..errors import WriteError
 from .parquet_set import MANIFEST, ParquetSet
 
@@ -47,6 +48,7 @@ def write_parquet(generation, out_dir: str | os.PathLike, manifest: dict | None 
     (parquet_set.py). `commit(paths)` runs after the new set is in place and before the old one is removed
     (the dbt path records views and state there); if it fails, the previous set is put back."""
     interrupts.drain()
+    check_disk(generation, out_dir)
     with ParquetSet(out_dir) as files:
         previous = files.current()
         staging = files.new_staging()
