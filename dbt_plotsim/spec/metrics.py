@@ -12,6 +12,7 @@ from .noise import NoiseOverride
 MetricType = Literal["score", "amount", "count", "measure"]
 Family = Literal["normal", "lognormal", "beta", "poisson", "negative_binomial", "gamma", "weibull"]
 COUNT_FAMILIES = ("poisson", "negative_binomial")
+MAX_MAGNITUDE = 1e15  # float64 still holds cents exactly below this
 Polarity = Literal["positive", "negative"]
 
 DEFAULT_FAMILY: dict[str, str] = {"score": "beta", "amount": "lognormal", "count": "negative_binomial", "measure": "normal"}
@@ -59,6 +60,9 @@ def check_metric(metric: Metric) -> list[tuple[str, str]]:
         low, high = metric.range
         if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
             problems.append(("range", f"[{low}, {high}] must be two finite numbers with min < max"))
+        elif max(abs(low), abs(high)) > MAX_MAGNITUDE:
+            problems.append(("range", f"[{low:g}, {high:g}] reaches beyond +/-{MAX_MAGNITUDE:g}; values that large "
+                             "lose their cents and break the distribution maths, so keep the range within it"))
         elif metric.type == "score" and (low < 0 or high > 1):
             problems.append(("range", f"[{low}, {high}]: a score lies within [0, 1]"))
         elif metric.type == "count" and low < 0:
@@ -77,6 +81,8 @@ def check_metric(metric: Metric) -> list[tuple[str, str]]:
         elif key != "mean" and not (value > 0 and math.isfinite(value)):
             problems.append((f"params.{key}", f"{value} must be a positive number"))
     if metric.mean is not None:
+        if not math.isfinite(metric.mean) or abs(metric.mean) > MAX_MAGNITUDE:
+            problems.append(("mean", f"{metric.mean:g} must be a finite number within +/-{MAX_MAGNITUDE:g}"))
         if "mean" in metric.params:
             problems.append(("mean", "give `mean` or `params.mean`, not both"))
         if metric.range is not None and not (metric.range[0] < metric.mean < metric.range[1]):
