@@ -71,23 +71,29 @@ def declared_target(spec, corr, index, marginals, position_knots):
         f"[{low:.3f}, {high:.3f}]); nearest value that holds: r: {nearest:.2f}"))
 
 
+def declared_targets(spec, index, marginals, position_knots, keep) -> tuple[list, list[Problem]]:
+    """[(correlation, pair, latent target, pair noise)] of the declarations `keep(corr)` selects, and the
+    problems of those no latent value reaches."""
+    found, problems = [], []
+    for corr in spec.correlations:
+        if not keep(corr):
+            continue
+        target = declared_target(spec, corr, index, marginals, position_knots)
+        if isinstance(target, Problem):
+            problems.append(target)
+        else:
+            found.append((corr, *target))
+    return found, problems
+
+
 def latent_targets(spec, index, marginals, position_knots) -> tuple[list, list, list, list, list[Problem]]:
     """(pairs, latent targets, pair noise, declared correlations) of the pooled declarations, and the pairs
     no latent value reaches."""
-    pairs, targets, noises, declared, problems = [], [], [], [], []
-    for corr in spec.correlations:
-        if corr.scope != "pooled" or corr.during is not None:
-            continue  # scope.py: within segments; regimes.py: within periods
-        found = declared_target(spec, corr, index, marginals, position_knots)
-        if isinstance(found, Problem):
-            problems.append(found)
-            continue
-        pair, target, noise = found
-        pairs.append(pair)
-        targets.append(target)
-        noises.append(noise)
-        declared.append(corr)
-    return pairs, targets, noises, declared, problems
+    found, problems = declared_targets(spec, index, marginals, position_knots,
+                                       lambda c: c.scope == "pooled" and c.during is None)  # scope.py, regimes.py
+    declared = [corr for corr, _, _, _ in found]
+    return ([p for _, p, _, _ in found], [t for _, _, t, _ in found], [n for _, _, _, n in found], declared,
+            problems)
 
 
 def fit_problem(spec, index, order, moments, pairs, targets, noises) -> FitProblem:

@@ -23,18 +23,12 @@ class Interval:
 def regime_targets(spec, index, marginals, position_knots, starts: np.ndarray):
     """(targets, period columns of each, problems) for every correlation with `during`."""
     from ..errors import Problem
-    from .calibrate import declared_target
+    from .calibrate import declared_targets
 
-    targets, spans, problems = [], [], []
+    targets, spans = [], []
     days = starts.astype("datetime64[D]")
-    for corr in spec.correlations:
-        if corr.during is None:
-            continue
-        found = declared_target(spec, corr, index, marginals, position_knots)
-        if isinstance(found, Problem):
-            problems.append(found)
-            continue
-        pair, target, noise = found
+    found, problems = declared_targets(spec, index, marginals, position_knots, lambda c: c.during is not None)
+    for corr, pair, target, noise in found:
         first = np.datetime64(corr.during.start, "D")
         last = np.datetime64(corr.during.until, "D")
         # a period belongs to the regime when it starts within it, or the regime starts inside it

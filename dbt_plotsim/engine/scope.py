@@ -27,18 +27,13 @@ class ScopedTarget:
 
 
 def scoped_targets(spec, index, marginals, position_knots) -> tuple[list[ScopedTarget], list[Problem]]:
-    from .calibrate import declared_target
+    from .calibrate import declared_targets
 
-    out, problems = [], []
+    out = []
     segments = [s.name for s in spec.segments if s.count > 0]
-    for corr in spec.correlations:
-        if corr.scope == "pooled" or corr.during is not None:
-            continue
-        found = declared_target(spec, corr, index, marginals, position_knots)
-        if isinstance(found, Problem):
-            problems.append(found)
-            continue
-        pair, target, noise = found
+    found, problems = declared_targets(spec, index, marginals, position_knots,
+                                       lambda c: c.scope != "pooled" and c.during is None)
+    for corr, pair, target, noise in found:
         for segment in segments if corr.scope == EACH_SEGMENT else [corr.scope]:
             if segment in segments:
                 out.append(ScopedTarget(corr, segment, pair, target, noise))
