@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from scipy.special import ndtr, ndtri
 
 from ..errors import PlotsimError
-from .block import BlockValues, generate_block
+from .block import BlockValues, block_base
 from .components import Component
 from .rng import ENTITY_BLOCK, name_key, stream
 from ..spec.schema import dim_of
@@ -331,7 +331,7 @@ def _follow_scores(plan, follows: str, block: BlockValues) -> np.ndarray:
         samples, weights = [], []
         for seg in plan.segments:
             if seg.count > 0:
-                means = _entity_means(plan, follows, generate_block(plan, seg, 0))
+                means = _entity_means(plan, follows, block_base(plan, seg, 0))
                 samples.append(means)
                 weights.append(np.full(len(means), seg.count / len(means)))
         xs, inverse = np.unique(np.concatenate(samples), return_inverse=True)

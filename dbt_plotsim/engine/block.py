@@ -5,14 +5,14 @@ of ENTITY_BLOCK entities, so an entity's values depend on nothing but its segmen
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.signal import lfilter
 
 from .arrivals import draw_arrivals
 from .events import EventRows, condition_values, fire_rows, first_sustained, rate_rows
-from .fanout import rate_for
+from .fanout import block_stream, rate_for
 from .plan import Plan, SegmentPlan
 from .positions import active_mask, block_positions
 from .rng import ENTITY_BLOCK, stream
@@ -29,6 +29,7 @@ class BlockValues:
     arrival: np.ndarray  # (n,) first active period
     active: np.ndarray  # (n, P) bool: arrived and not past a terminal event
     events: dict[str, EventRows]
+    part: int | None = None  # first entity's offset in the block when the block is split (parts.py), else None
 
 
 def _normals(seed: int, purpose: str, metric: str, segment: str, block: int, n: int, periods: int) -> np.ndarray:
@@ -115,12 +116,19 @@ def block_cells(plan: Plan, seg: SegmentPlan, block: int, n: int):
 
 
 def generate_block(plan: Plan, seg: SegmentPlan, block: int) -> BlockValues:
+    """A whole block with every event: what generation writes when the block's fan-out fits the budget."""
+    return with_rate_events(plan, block_base(plan, seg, block))
+
+
+def block_base(plan: Plan, seg: SegmentPlan, block: int) -> BlockValues:
+    """A block's entities, values and threshold events; rate events come later (with_rate_events), for the
+    whole block or for each part of a split one."""
     n = min(ENTITY_BLOCK, seg.count - block * ENTITY_BLOCK)
     arrival, window, _, values, missing = block_cells(plan, seg, block, n)
     ids = np.arange(n, dtype=np.int64) + seg.first_id + block * ENTITY_BLOCK
     active = active_mask(arrival, plan.periods)
     names = plan.metric_names
-    events = _events(plan, seg, block, ids, window, dict(zip(names, values)), active)
+    events = _threshold_events(plan, seg, block, ids, window, dict(zip(names, values)), active)
     return BlockValues(seg, ids, window, values, missing, arrival, active, events)
 
 
@@ -134,11 +142,11 @@ def terminal_active(plan: Plan, window: np.ndarray, values: dict, active: np.nda
     return active & (np.arange(plan.periods)[None, :] <= ended[:, None]), fired
 
 
-def _events(plan: Plan, seg: SegmentPlan, block: int, ids, window, values, active) -> dict[str, EventRows]:
-    """Threshold events first (a terminal one closes the entity's activity), then rate-driven ones."""
+def _threshold_events(plan: Plan, seg: SegmentPlan, block: int, ids, window, values, active) -> dict[str, EventRows]:
+    """Threshold events; a terminal one is evaluated first and closes the entity's activity (`active`,
+    in place) for every other event, whatever the declared order."""
     spec = plan.spec
     out: dict[str, EventRows] = {}
-    # the terminal event first: it closes the entity's activity for every other event, whatever the order
     for event in sorted(spec.events, key=lambda e: not e.terminal):
         if event.when is None:
             continue
@@ -149,12 +157,23 @@ def _events(plan: Plan, seg: SegmentPlan, block: int, ids, window, values, activ
         else:
             fired = first_sustained(condition_values(event.when, window, values) & active, event.when.periods)
         out[event.name] = fire_rows(ids, fired, plan.period_days, rng)
+    return out
+
+
+def with_rate_events(plan: Plan, block: BlockValues) -> BlockValues:
+    """The block (or part) with its rate-driven events added, each from its own named stream."""
+    spec = plan.spec
+    if not any(event.rate is not None for event in spec.events):
+        return block
+    values = dict(zip(plan.metric_names, block.values))
+    events = dict(block.events)
+    pad = ENTITY_BLOCK if block.part is None else len(block.ids)  # a whole block draws for all its slots
     for event in spec.events:
         if event.rate is None:
             continue
-        series = window if event.rate.follows == "trajectory" else values[event.rate.follows]
-        rate = rate_for(plan, event.rate, series, seg.name, event.name)
-        out[event.name] = rate_rows(ids, rate, active, plan.period_days,
-                                    stream(spec.seed, "event", event.name, seg.name, block),
-                                    stream(spec.seed, "event-time", event.name, seg.name, block))
-    return out
+        series = block.positions if event.rate.follows == "trajectory" else values[event.rate.follows]
+        rate = rate_for(plan, event.rate, series, block.segment.name, event.name)
+        events[event.name] = rate_rows(block.ids, rate, block.active, plan.period_days,
+                                       block_stream(plan, block, "event", event.name),
+                                       block_stream(plan, block, "event-time", event.name), pad)
+    return replace(block, events=events)

@@ -1,9 +1,10 @@
 """What a generation will need, checked before anything is written.
 
-Generation works one chunk of 1,024-entity blocks at a time, and chunks shrink to one block when their
-tables would pass MEMORY_BUDGET (pipeline.chunk_blocks_for). A spec whose single block already passes it
-(an event rate of 1e5, 1e5 sub-entities with 1,000 events each), or whose output passes MAX_ROWS, is refused
-with the estimate, as is output larger than the free disk.
+Generation works one chunk of 1,024-entity blocks at a time; chunks shrink to one block when their tables
+would pass MEMORY_BUDGET (pipeline.chunk_blocks_for), and a block whose fan-out rows (events, sub-entities,
+transactions) would pass the budget is generated in parts of consecutive entities (parts.py). What cannot be
+made smaller is refused with the estimate: a block whose own tables pass the budget, one entity whose
+fan-out passes a part's budget, and output past MAX_ROWS rows or larger than the free disk.
 """
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ from pathlib import Path
 
 from ..errors import Problem, WriteError
 from .estimates import row_width
+from . import parts
 from .plan import MEMORY_BUDGET
 from .rng import ENTITY_BLOCK
 
 MAX_ROWS = 5_000_000_000  # rows of one source, all tables: beyond this nobody wants a local file
-WORKING_COPIES = 3  # a chunk's rows exist as numpy arrays, Arrow tables and the writer's buffer
 DISK_SHARE = 0.5  # written bytes per uncompressed byte, at most (DuckDB and Parquet both compress better)
 
 
@@ -30,24 +31,34 @@ def _human(size: float) -> str:
 
 
 def check(generation) -> list[Problem]:
-    """Problems of a spec whose one block, or whole output, is beyond what we generate."""
+    """Problems of a spec whose block, entity or whole output is beyond what we generate."""
     from ..spec.names import table_claims
 
     plan, schemas = generation.plan, generation.schemas
-    rows = generation.row_counts()
+    unit = plan.spec.unit
+    rows = {name: n for name, n in generation.row_counts().items() if name in schemas and name != "dim_date"}
     owners = {claim.table: claim.path for claim in table_claims(plan.spec)}
     entities = max(plan.entity_count, 1)
-    per_block = {name: n / entities * ENTITY_BLOCK * row_width(schemas[name]) * WORKING_COPIES
-                 for name, n in rows.items() if name in schemas and name != "dim_date"}
+    block_entities = min(ENTITY_BLOCK, max(seg.count for seg in plan.segments))
+    fanout = set(parts.fanout_tables(plan))
+    per_entity = {name: n / entities * row_width(schemas[name]) * parts.WORKING_COPIES for name, n in rows.items()}
+    own = {name: size * block_entities for name, size in per_entity.items() if name not in fanout}
     problems = []
-    if sum(per_block.values()) > MEMORY_BUDGET:
-        table = max(per_block, key=per_block.get)
-        block_rows = rows[table] / entities * ENTITY_BLOCK
+    if own and sum(own.values()) > MEMORY_BUDGET:
+        table = max(own, key=own.get)
         problems.append(Problem(owners.get(table, "segments"), (
-            f"its table {table} would hold about {block_rows:,.0f} rows for each {ENTITY_BLOCK:,} entities "
-            f"({_human(per_block[table])} while generating), over the {_human(MEMORY_BUDGET)} one block may use; "
-            "lower its rate or count, or split it into more entities")))
-    total = sum(rows.values())
+            f"its table {table} would hold about {rows[table] / entities * block_entities:,.0f} rows for each "
+            f"{block_entities:,} {unit}s ({_human(own[table])} while generating), over the "
+            f"{_human(MEMORY_BUDGET)} one block may use; use a coarser grain, a shorter window or fewer rows "
+            f"per {unit}")))
+    spread = {name: size for name, size in per_entity.items() if name in fanout}
+    if spread and sum(spread.values()) > parts.PART_BUDGET:
+        table = max(spread, key=spread.get)
+        problems.append(Problem(owners.get(table, "segments"), (
+            f"one {unit} would have about {rows[table] / entities:,.0f} rows in {table} "
+            f"({_human(spread[table])} while generating), over the {_human(parts.PART_BUDGET)} the rows of one "
+            f"{unit} may use; lower its rate or count, or spread it over more {unit}s")))
+    total = sum(generation.row_counts().values())
     if total > MAX_ROWS:
         largest = max(rows, key=rows.get)
         problems.append(Problem(owners.get(largest, "segments"), (

@@ -115,8 +115,22 @@ def child_events(plan, child, event, block: BlockValues, rows: ChildRows) -> tup
 
 
 class ChildrenComponent(Component):
+    fans_out = True
+
     def active(self, plan) -> bool:
         return bool(getattr(plan.spec, "children", ()))
+
+    def fanout_rows(self, plan, block) -> dict[str, np.ndarray]:
+        out = {}
+        for child in plan.spec.children:
+            count = parent_counts(plan, child.per_parent, block)
+            rises = np.diff(count, axis=1, prepend=0)
+            out[f"dim_{child.name}"] = np.maximum(rises, 0).sum(axis=1).astype(np.float64)
+            alive = np.where(block.active, count, 0)
+            for event in child.events:
+                rate = cell_rates(plan, block, event.rate, f"{child.name}_{event.name}")
+                out[f"evt_{child.name}_{event.name}"] = (alive * rate).sum(axis=1)
+        return out
 
     def schemas(self, plan) -> dict[str, pa.Schema]:
         spec = plan.spec

@@ -12,6 +12,10 @@ Contract, all vectorized over the entities of the blocks given:
 - `chunk_tables(plan, blocks, counters)`: its entity-dependent rows for `blocks` (consecutive, in output
   order); `counters` carries the last id given per table, so ids run 1, 2, ... whatever the chunking;
 - `row_estimate(plan, cells)`: expected rows of its tables, given `cells` expected active entity-periods;
+- `fans_out` / `fanout_rows(plan, block)`: a component whose rows per entity are unbounded (sub-entities,
+  transactions) says so, and gives {table: (n,) expected rows per entity of the block}, so a block whose
+  fan-out would pass the memory budget is generated in parts (parts.py); its draws come from
+  `fanout.block_stream`, which names the part;
 - `tests(plan, ref)`: data tests for sync-sources, {table: {column: [(test name, arguments)]}}, where
   `ref(table)` renders a reference to another table of the same source.
 Random draws come from `rng.stream(seed, "<component>", name, segment, block)`: named, per block.
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
 import pyarrow as pa
 
 TestList = list[tuple[str, dict | None]]
@@ -27,6 +32,8 @@ TestList = list[tuple[str, dict | None]]
 
 class Component:
     """Base: adds nothing. Subclasses override what they contribute."""
+
+    fans_out = False
 
     def active(self, plan) -> bool:
         return True
@@ -47,6 +54,9 @@ class Component:
         return {}
 
     def row_estimate(self, plan, cells: float) -> dict[str, float]:
+        return {}
+
+    def fanout_rows(self, plan, block) -> dict[str, np.ndarray]:
         return {}
 
     def tests(self, plan, ref: Callable[[str], str]) -> dict[str, dict[str, TestList]]:

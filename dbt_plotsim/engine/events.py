@@ -42,11 +42,11 @@ def fire_rows(ids: np.ndarray, fired: np.ndarray, lengths_days: np.ndarray, rng:
 
 
 def rate_rows(ids: np.ndarray, rate: np.ndarray, active: np.ndarray, period_days: np.ndarray,
-              count_rng: np.random.Generator, time_rng: np.random.Generator) -> EventRows:
-    """Poisson counts per active cell (drawn for the whole block: an entity's count never depends on the
-    entities after it), each event at a uniform moment of its period, in time order."""
+              count_rng: np.random.Generator, time_rng: np.random.Generator, pad: int = ENTITY_BLOCK) -> EventRows:
+    """Poisson counts per active cell (drawn for `pad` rows, a whole block: an entity's count never depends
+    on the entities after it), each event at a uniform moment of its period, in time order."""
     periods = rate.shape[1]
-    padded = np.zeros((ENTITY_BLOCK, periods))
+    padded = np.zeros((max(pad, len(ids)), periods))
     padded[: len(ids)] = np.where(active, rate, 0.0)
     counts = count_rng.poisson(padded)[: len(ids)]
     cell_period = np.tile(np.arange(periods), len(ids))

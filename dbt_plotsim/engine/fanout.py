@@ -85,9 +85,11 @@ def timed_cells(counts: np.ndarray, periods: np.ndarray, period_days: np.ndarray
 
 
 def block_stream(plan, block, *names: str) -> np.random.Generator:
-    """stream(seed, *names, segment, block index): one named stream per purpose and entity block."""
-    index = int(block.ids[0] - block.segment.first_id) // ENTITY_BLOCK
-    return stream(plan.spec.seed, *names, block.segment.name, index)
+    """stream(seed, *names, segment, block index): one named stream per purpose and entity block, and per
+    part (named by its first entity's offset) when the block's fan-out was split (parts.py)."""
+    index = int(block.ids[0] - block.segment.first_id) // ENTITY_BLOCK if len(block.ids) else 0
+    part = () if getattr(block, "part", None) is None else ("part", block.part)
+    return stream(plan.spec.seed, *names, block.segment.name, index, *part)
 
 
 def moments(plan, period: np.ndarray, seconds: np.ndarray) -> np.ndarray:

@@ -7,10 +7,11 @@ from typing import Iterator
 
 import pyarrow as pa
 
-from .block import generate_block
+from .block import block_base, with_rate_events
 from ..spec.schema import event_tables
 from .components import components
 from .estimates import active_cells, row_width
+from .parts import parted_chunks, spans
 from .plan import MEMORY_BUDGET, Plan, plan_for
 from .rng import ENTITY_BLOCK
 from .tables import TRAJECTORY_TABLE, chunk_tables, schemas, static_tables
@@ -55,15 +56,30 @@ class Generation:
         units = self._units()
         groups = [units[i : i + self.chunk_blocks] for i in range(0, len(units), self.chunk_blocks)]
         counters: dict[str, int] = {}
-        if self.workers <= 1:
-            for group in groups:
-                blocks = [generate_block(self.plan, s, b) for s, b in group]
-                yield chunk_tables(self.plan, self.schemas, blocks, counters)
-            return
-        with ThreadPoolExecutor(self.workers) as pool:
+        pool = ThreadPoolExecutor(self.workers) if self.workers > 1 else None
+        try:
             for group in groups:  # blocks are independent: compute them in parallel, keep their order
-                blocks = list(pool.map(lambda unit: generate_block(self.plan, *unit), group))
-                yield chunk_tables(self.plan, self.schemas, blocks, counters)
+                prepared = list(pool.map(self._prepare, group)) if pool else [self._prepare(u) for u in group]
+                whole: list = []
+                for block, ranges in prepared:
+                    if ranges is None:
+                        whole.append(block)
+                        continue
+                    if whole:  # rows keep their order per table, so a chunk may end before a split block
+                        yield chunk_tables(self.plan, self.schemas, whole, counters)
+                        whole = []
+                    yield from parted_chunks(self.plan, self.schemas, block, ranges, counters)
+                if whole:
+                    yield chunk_tables(self.plan, self.schemas, whole, counters)
+        finally:
+            if pool is not None:
+                pool.shutdown()
+
+    def _prepare(self, unit: tuple):
+        """A block with its events, or its base and the parts its fan-out is generated in (parts.py)."""
+        base = block_base(self.plan, *unit)
+        ranges = spans(self.plan, self.schemas, base)
+        return (with_rate_events(self.plan, base), None) if ranges is None else (base, ranges)
 
     def tables(self) -> dict[str, pa.Table]:
         parts: dict[str, list[pa.Table]] = {name: [] for name in self.schemas}

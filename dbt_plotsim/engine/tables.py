@@ -202,10 +202,29 @@ def date_table(plan: Plan, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_pydict(columns, schema=schema)
 
 
+FANOUT, ENTITY, ALL = "fanout", "entity", "all"
+
+
 def chunk_tables(plan: Plan, schemas: dict[str, pa.Schema], blocks: list[BlockValues],
-                 counters: dict[str, int]) -> dict[str, pa.Table]:
+                 counters: dict[str, int], rows: str = ALL) -> dict[str, pa.Table]:
     """Entity tables for a run of consecutive blocks, rows ordered by entity then period. `counters` holds
-    the last id given per event table; chunks come in order, so ids run 1, 2, ... whatever the chunking."""
+    the last id given per event table; chunks come in order, so ids run 1, 2, ... whatever the chunking.
+    `rows` picks the fan-out tables (events and the components that fan out, for one part of a split
+    block: parts.py), the others (ENTITY), or all of them."""
+    out: dict[str, pa.Table] = {}
+    if rows != FANOUT:
+        out.update(_entity_tables(plan, schemas, blocks, counters))
+    if rows != ENTITY:
+        for component in components(plan):
+            if component.fans_out:
+                out.update(component.chunk_tables(plan, blocks, schemas, counters))
+        out.update(_event_tables(plan, schemas, blocks, counters))
+    return out
+
+
+def _entity_tables(plan: Plan, schemas: dict[str, pa.Schema], blocks: list[BlockValues],
+                   counters: dict[str, int]) -> dict[str, pa.Table]:
+    """dim_<unit>, the facts, the trajectory and the components' tables that do not fan out."""
     spec = plan.spec
     key = unit_key(plan)
     periods = plan.periods
@@ -240,7 +259,8 @@ def chunk_tables(plan: Plan, schemas: dict[str, pa.Schema], blocks: list[BlockVa
         unit_columns.update(component.unit_columns(plan, blocks))
     out[unit_table(plan)] = pa.Table.from_pydict(unit_columns, schema=schemas[unit_table(plan)])
     for component in components(plan):
-        out.update(component.chunk_tables(plan, blocks, schemas, counters))
+        if not component.fans_out:
+            out.update(component.chunk_tables(plan, blocks, schemas, counters))
     for fact in plan.facts:
         columns = {key: cell_ids, "date_key": cell_dates}
         for m in fact.metrics:
@@ -266,7 +286,15 @@ def chunk_tables(plan: Plan, schemas: dict[str, pa.Schema], blocks: list[BlockVa
             "archetype": cell_archetypes,
             "position": cell_positions,
         }, schema=schemas[TRAJECTORY_TABLE])
-    for table, events, declared in event_tables(spec):
+    return out
+
+
+def _event_tables(plan: Plan, schemas: dict[str, pa.Schema], blocks: list[BlockValues],
+                  counters: dict[str, int]) -> dict[str, pa.Table]:
+    key = unit_key(plan)
+    keys_by_period = date_keys(plan.starts)
+    out: dict[str, pa.Table] = {}
+    for table, events, declared in event_tables(plan.spec):
         rows = [(kind, b.events[name]) for kind, name in enumerate(events) for b in blocks]
         entity = np.concatenate([r.entity for _, r in rows])
         period = np.concatenate([r.period for _, r in rows]).astype(np.int64)

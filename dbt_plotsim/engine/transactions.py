@@ -127,6 +127,10 @@ def split_lines(spec_lines, cents: np.ndarray, lines_rng, quantity_rng, split_rn
     return lines, quantity, line_cents
 
 
+def _mean_lines(lines) -> float:
+    return lines.mean if lines.mean is not None else (lines.min + lines.max) / 2
+
+
 def pick_fields(picks) -> list[pa.Field]:
     return [field(p.column, pa.int64(), f"Foreign key to dim_{p.table}" + (
         ", drawn by the declared weights." if p.weights is not None else ", every row equally likely.")) for p in picks]
@@ -138,8 +142,19 @@ def pick_tests(picks, ref) -> dict[str, list]:
 
 
 class TransactionsComponent(Component):
+    fans_out = True
+
     def active(self, plan) -> bool:
         return bool(getattr(plan.spec, "transactions", ()))
+
+    def fanout_rows(self, plan, block) -> dict[str, np.ndarray]:
+        out = {}
+        for tx in plan.spec.transactions:
+            rows = np.where(block.active, cell_rates(plan, block, tx.per_period, tx.name), 0.0).sum(axis=1)
+            out[f"fct_{tx.name}"] = rows
+            if tx.lines is not None:
+                out[f"fct_{tx.name}_line"] = rows * _mean_lines(tx.lines)
+        return out
 
     def schemas(self, plan) -> dict[str, pa.Schema]:
         spec = plan.spec
@@ -221,9 +236,7 @@ class TransactionsComponent(Component):
         for tx in plan.spec.transactions:
             out[f"fct_{tx.name}"] = cells * tx.per_period.mean
             if tx.lines is not None:
-                lines = tx.lines
-                per = lines.mean if lines.mean is not None else (lines.min + lines.max) / 2
-                out[f"fct_{tx.name}_line"] = cells * tx.per_period.mean * per
+                out[f"fct_{tx.name}_line"] = cells * tx.per_period.mean * _mean_lines(tx.lines)
         return out
 
     def tests(self, plan, ref) -> dict[str, dict[str, list]]:
