@@ -40,8 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     gen = commands.add_parser("generate", help="write the star schema to Parquet files or a DuckDB database")
     with_spec(gen)
     gen.add_argument("--out", required=True,
-                     help="directory for Parquet files, or the DuckDB database file for --format duckdb")
-    gen.add_argument("--format", choices=("parquet", "duckdb"), default="parquet")
+                     help="directory for Parquet files, or the DuckDB database file (.duckdb, .db: --format duckdb)")
+    gen.add_argument("--format", choices=("parquet", "duckdb"), default=None,
+                     help="default: duckdb when --out ends in .duckdb or .db, else parquet")
     gen.add_argument("--schema", default="main", help="DuckDB schema for the tables (default: main)")
     gen.add_argument("--chunk-entities", type=_positive_int, default=None,
                      help="entities generated per chunk (rounded to blocks of 1024); output does not change")
@@ -128,6 +129,8 @@ def _run(args: argparse.Namespace) -> int:
         _print_fit(spec)
         return 0
     began = time.perf_counter()
+    if args.format is None:
+        args.format = "duckdb" if str(args.out).lower().endswith((".duckdb", ".db")) else "parquet"
     if args.format == "duckdb":
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         tables = write_duckdb(spec, args.out, args.schema, chunk_entities=args.chunk_entities, workers=args.workers)

@@ -48,8 +48,9 @@ def fingerprint(out: Path, fmt: str) -> str | None:
     if not out.exists():
         return None
     with duckdb.connect(str(out), read_only=True) as conn:
-        tables = [r[0] for r in conn.execute(
-            "select table_name from information_schema.tables where table_schema = 'main' order by 1").fetchall()]
+        tables = [r[0] for r in conn.execute(  # staging a kill left is not data (the next run drops it)
+            "select table_name from information_schema.tables where table_schema = 'main' "
+            "and not starts_with(table_name, '_plotsim_new_') order by 1").fetchall()]
         if not tables:
             return None
         digest = hashlib.sha256()
@@ -58,7 +59,11 @@ def fingerprint(out: Path, fmt: str) -> str | None:
         return digest.hexdigest()
 
 
-def debris(out: Path) -> list[str]:
+def debris(out: Path, fmt: str = "parquet") -> list[str]:
+    if fmt == "duckdb":
+        with duckdb.connect(str(out), read_only=True) as conn:
+            return [r[0] for r in conn.execute("select table_name from information_schema.tables "
+                                               "where starts_with(table_name, '_plotsim_new_')").fetchall()]
     store = out.parent / f".{out.name}.plotsim"
     if not store.exists():
         return []
@@ -91,4 +96,4 @@ def trial(folder: Path, fmt: str, signum: int, rng: random.Random, references: d
     after = run(command(old, out, fmt))  # the next run cleans up and succeeds
     return {"format": fmt, "signal": signal.Signals(signum).name, "delay": round(delay, 2), "exit": process.returncode,
             "left": state, "stderr": err.strip().splitlines()[-1:] , "next_run": after.returncode,
-            "debris_after_next": debris(out) if fmt == "parquet" else []}
+            "debris_after_next": debris(out, fmt)}

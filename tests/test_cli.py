@@ -114,6 +114,18 @@ def test_generate_parquet(good_file, tmp_path, capsys):
     assert written == EXPECTED_ROWS
 
 
+def test_generate_picks_duckdb_from_the_file_name(good_file, tmp_path, capsys):
+    database = tmp_path / "sample.duckdb"
+    assert main(["generate", good_file, "--out", str(database)]) == 0
+    assert "(schema main)" in capsys.readouterr().out
+    with duckdb.connect(str(database), read_only=True) as conn:
+        assert conn.execute("select count(*) from dim_date").fetchone()[0] == EXPECTED_ROWS["dim_date"]
+        staging = conn.execute("select count(*) from information_schema.tables where table_name like '_plotsim_new_%'")
+        assert staging.fetchone()[0] == 0
+    assert main(["generate", good_file, "--out", str(tmp_path / "files")]) == 0
+    assert (tmp_path / "files" / "dim_date.parquet").exists()
+
+
 def test_generate_duckdb_into_schema(good_file, tmp_path, capsys):
     database = tmp_path / "db" / "plotsim.duckdb"
     assert main(["generate", good_file, "--out", str(database), "--format", "duckdb", "--schema", "s"]) == 0

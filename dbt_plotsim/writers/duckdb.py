@@ -31,41 +31,77 @@ def connect(database: str | os.PathLike) -> duckdb.DuckDBPyConnection:
         raise WriteError(f"cannot open DuckDB file {database}: {exc}") from None
 
 
+STAGING = "_plotsim_new_"  # prefix of tables being filled; spec names start with a letter, so none collide
+
+
 def write_duckdb(generation, target: str | os.PathLike | duckdb.DuckDBPyConnection, schema: str = "main",
                  finalize: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> list[str]:
     """Create or replace the generation's tables in `schema`, atomically. `target` is a file or a connection;
-    `finalize` runs inside the same transaction, after the tables (for bookkeeping rows)."""
+    `finalize` runs inside the same transaction, after the tables (for bookkeeping rows).
+
+    The rows go into staging tables chunk by chunk, each insert committed, so DuckDB writes them to the
+    file instead of holding one transaction's rows in memory; one short transaction then drops the old
+    tables and renames the staging ones. A failure or a kill before it leaves the old tables, and staging
+    left by a killed run is dropped by the next."""
     interrupts.drain()
     own = not isinstance(target, duckdb.DuckDBPyConnection)
     if own:
         check_disk(generation, target)
     conn = connect(target) if own else target
-    prefix = quote(schema) + "."
+    names = list(generation.schemas)
     try:
-        conn.execute("BEGIN TRANSACTION")
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
+        drop_staging(conn, schema)
         try:
-            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
             for name, arrow_schema in generation.schemas.items():
-                _create(conn, schema, name, arrow_schema)
+                _create(conn, schema, STAGING + name, arrow_schema)
             for chunk in generation.chunks():
                 interrupts.check()
                 for name, table in chunk.items():
                     conn.register("_plotsim_chunk", table)
-                    conn.execute(f"INSERT INTO {prefix}{quote(name)} SELECT * FROM _plotsim_chunk")
+                    conn.execute(f"INSERT INTO {quote(schema)}.{quote(STAGING + name)} SELECT * FROM _plotsim_chunk")
                     conn.unregister("_plotsim_chunk")
-            with interrupts.finish_first():  # the bookkeeping and the COMMIT happen as a whole or not at all
-                if finalize is not None:
-                    finalize(conn)
-                conn.execute("COMMIT")
+            with interrupts.finish_first():  # the swap, the bookkeeping and the COMMIT as a whole or not at all
+                conn.execute("BEGIN TRANSACTION")
+                try:
+                    for name in names:
+                        _replace(conn, schema, name)
+                    if finalize is not None:
+                        finalize(conn)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    rollback(conn)
+                    raise
         except BaseException:
-            rollback(conn)
+            drop_staging(conn, schema)
             raise
     except duckdb.Error as exc:
         raise WriteError(f"writing to DuckDB failed, nothing was changed: {exc}") from None
     finally:
         if own:
             conn.close()
-    return list(generation.schemas)
+    return names
+
+
+def drop_staging(conn, schema: str) -> None:
+    """Drop the staging tables of `schema` (a killed run's, or this run's after a failure); best effort."""
+    try:
+        rows = conn.execute("select table_name from information_schema.tables where table_schema = ? "
+                            "and table_type = 'BASE TABLE' and starts_with(table_name, ?)", [schema, STAGING]).fetchall()
+        for (name,) in rows:
+            conn.execute(f"DROP TABLE IF EXISTS {quote(schema)}.{quote(name)}")
+    except duckdb.Error:
+        pass  # the connection is unusable: the error that got us here is the one to report
+
+
+def _replace(conn, schema: str, name: str) -> None:
+    """Drop `name` (a table, or the view an earlier Parquet run left) and give the staging table its name."""
+    kind = conn.execute("select table_type from information_schema.tables where table_schema = ? and "
+                        "table_name = ?", [schema, name]).fetchall()
+    qualified = f"{quote(schema)}.{quote(name)}"
+    if kind:
+        conn.execute(f"DROP {'VIEW' if kind[0][0] == 'VIEW' else 'TABLE'} {qualified}")
+    conn.execute(f"ALTER TABLE {quote(schema)}.{quote(STAGING + name)} RENAME TO {quote(name)}")
 
 
 def rollback(conn) -> None:
@@ -78,11 +114,6 @@ def rollback(conn) -> None:
 
 def _create(conn, schema: str, name: str, arrow_schema) -> None:
     qualified = f"{quote(schema)}.{quote(name)}"
-    kind = conn.execute(
-        "select table_type from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
-    ).fetchall()
-    if kind and kind[0][0] == "VIEW":  # an earlier Parquet run left a view of this name
-        conn.execute(f"drop view {qualified}")
     # Column types as DuckDB reads them from Arrow, then a plain CREATE TABLE: with DuckDB 2.0, a table made
     # by CREATE TABLE AS from an empty Arrow table and filled in the same transaction could read as empty
     # in that process once an insert passed one row group (122,880 rows).
