@@ -37,9 +37,29 @@ def handle(request_json: str, conn) -> str:
     except PlotsimError as exc:
         return json.dumps({"status": "error", "problems": [str(exc)]})
     except Interrupted as exc:
+        # DuckDB sees the same signal and cancels the query that called us, so dbt may never read the answer
+        # and print only "Query interrupted": say it now, through dbt's log
+        _log(f"dbt-plotsim: source '{_source_name(request_json)}' {exc.message()}")
         return json.dumps({"status": "interrupted", "problems": [exc.message()]})
     except Exception as exc:  # a bug: one line, the traceback saved for the report
         return json.dumps({"status": "bug", "problems": [report_bug(exc)]})
+
+
+def _source_name(request_json: str) -> str:
+    try:
+        return str(json.loads(request_json)["source"])
+    except Exception:
+        return "?"
+
+
+def _log(message: str) -> None:
+    try:
+        from dbt_common.events.functions import fire_event
+        from dbt_common.events.types import Note
+
+        fire_event(Note(msg=message))
+    except Exception:  # outside dbt: the answer carries the message anyway
+        pass
 
 
 def project_dir(requested: str | None) -> str:

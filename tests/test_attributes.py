@@ -325,6 +325,8 @@ def num(name="size", **keys) -> dict:
 
 
 ERRORS = [
+    pytest.param(bad({"name": "tier", "type": "number", "range": [0, 1e300]}), "attributes.tier.range",
+                 ["reaches beyond +/-1e+15"], id="number-range-too-large"),
     pytest.param(bad({"name": "tier", "type": "colour"}), "attributes.tier.type",
                  ["'category', 'number', 'date'", "'country'", "got 'colour'"], id="unknown-type"),
     pytest.param(bad(cat(weigths={"a": 1})), "attributes.tier.weigths",

@@ -296,6 +296,8 @@ CASES = [
      "did you mean 'engagement'"),
     ("amount follows unknown", [tx(amount={"follows": "nope"})], "transactions.order.amount.follows", "unknown metric"),
     ("amount min >= max", [tx(amount={"range": [100, 100]})], "transactions.order.amount.range", "min < max"),
+    ("amount beyond 1e15", [tx(amount={"range": [1, 1e17]})], "transactions.order.amount.range",
+     "reaches beyond +/-1e+15"),
     ("amount below a cent per line", [tx(amount={"range": [0.02, 5]})], "transactions.order.amount.range",
      "at least 0.03"),
     ("amount range required", [{**tx(), "amount": {"distribution": "gamma"}}], "transactions.order.amount.range", "is required"),

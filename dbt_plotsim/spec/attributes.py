@@ -16,7 +16,7 @@ from typing import Annotated, Literal, Union
 from pydantic import BeforeValidator, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from ..errors import Problem
-from .base import Identifier, StrictModel
+from .base import Identifier, StrictModel, range_problem
 
 FAKER_TYPES = ("first_name", "last_name", "person_name", "email", "phone", "company_name", "city", "country")
 AttributeType = Literal["category", "number", "date", "first_name", "last_name", "person_name", "email", "phone",
@@ -262,8 +262,9 @@ def _check_number(spec, path, attr, tables, by_name) -> list[Problem]:
         return [Problem(f"{path}.range", "is required for type number: [min, max]")]
     low, high = attr.range
     problems: list[Problem] = []
-    if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
-        return [Problem(f"{path}.range", f"[{low}, {high}] must be two finite numbers with min < max")]
+    wrong = range_problem(low, high)
+    if wrong:
+        return [Problem(f"{path}.range", wrong)]
     if attr.family == "lognormal" and low <= 0:
         problems.append(Problem(f"{path}.range", f"[{low}, {high}]: lognormal needs min > 0"))
     if attr.median is not None and not (low < attr.median < high):

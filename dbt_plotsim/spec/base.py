@@ -1,6 +1,8 @@
 """Shared pydantic base: strict (unknown keys are errors), frozen once validated."""
 from __future__ import annotations
 
+import math
+
 import re
 from typing import Annotated
 
@@ -17,3 +19,16 @@ def is_identifier(value: str) -> bool:
 
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+MAX_MAGNITUDE = 1e15  # float64 still holds cents exactly below this
+
+
+def range_problem(low: float, high: float) -> str | None:
+    """What is wrong with a numeric [min, max] (not finite, not increasing, too large), or None."""
+    if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
+        return f"[{low}, {high}] must be two finite numbers with min < max"
+    if max(abs(low), abs(high)) > MAX_MAGNITUDE:
+        return (f"[{low:g}, {high:g}] reaches beyond +/-{MAX_MAGNITUDE:g}; values that large lose their cents and "
+                "break the distribution maths, so keep the range within it")
+    return None

@@ -6,13 +6,12 @@ from typing import Literal
 
 from pydantic import Field
 
-from .base import Identifier, StrictModel
+from .base import MAX_MAGNITUDE, Identifier, StrictModel, range_problem
 from .noise import NoiseOverride
 
 MetricType = Literal["score", "amount", "count", "measure"]
 Family = Literal["normal", "lognormal", "beta", "poisson", "negative_binomial", "gamma", "weibull"]
 COUNT_FAMILIES = ("poisson", "negative_binomial")
-MAX_MAGNITUDE = 1e15  # float64 still holds cents exactly below this
 Polarity = Literal["positive", "negative"]
 
 DEFAULT_FAMILY: dict[str, str] = {"score": "beta", "amount": "lognormal", "count": "negative_binomial", "measure": "normal"}
@@ -58,11 +57,9 @@ def check_metric(metric: Metric) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     if metric.range is not None:
         low, high = metric.range
-        if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
-            problems.append(("range", f"[{low}, {high}] must be two finite numbers with min < max"))
-        elif max(abs(low), abs(high)) > MAX_MAGNITUDE:
-            problems.append(("range", f"[{low:g}, {high:g}] reaches beyond +/-{MAX_MAGNITUDE:g}; values that large "
-                             "lose their cents and break the distribution maths, so keep the range within it"))
+        wrong = range_problem(low, high)
+        if wrong:
+            problems.append(("range", wrong))
         elif metric.type == "score" and (low < 0 or high > 1):
             problems.append(("range", f"[{low}, {high}]: a score lies within [0, 1]"))
         elif metric.type == "count" and low < 0:

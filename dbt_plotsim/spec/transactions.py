@@ -6,7 +6,6 @@ followed series over its pooled mean), each with a timestamp and an amount from 
 """
 from __future__ import annotations
 
-import math
 from collections import Counter
 from typing import Literal
 
@@ -14,7 +13,7 @@ from pydantic import Field
 
 from ..errors import Problem
 from .attributes import Weights, check_label_weights, undeclared_table
-from .base import Identifier, StrictModel
+from .base import Identifier, StrictModel, range_problem
 from .children import followable, unknown_metric
 from .lifecycle import Rate
 from .metrics import Metric, check_metric
@@ -99,8 +98,9 @@ def _check_amount(path: str, tx: Transaction, spec) -> list[Problem]:
     if amount.follows is not None and amount.follows not in followable(spec):
         problems.append(Problem(f"{path}.follows", unknown_metric(amount.follows, spec)))
     low, high = amount.range
-    if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
-        return problems + [Problem(f"{path}.range", f"[{low}, {high}] must be two finite numbers with min < max")]
+    wrong = range_problem(low, high)
+    if wrong:
+        return problems + [Problem(f"{path}.range", wrong)]
     as_metric = Metric(name="amount", type="amount", distribution=amount.distribution, range=amount.range,
                        mean=amount.mean, params=amount.params)
     problems.extend(Problem(f"{path}.{key}", message) for key, message in check_metric(as_metric) if key != "range")

@@ -39,7 +39,15 @@ class _RowGroupWriter:
     def close(self) -> None:
         if self.rows:
             self.writer.write_table(pa.concat_tables(self.pending), row_group_size=ROW_GROUP_ROWS)
+            self.pending, self.rows = [], 0
         self.writer.close()
+
+    def abandon(self) -> None:
+        """Close after a failure without raising (nor letting pyarrow retry, and print, at garbage collection)."""
+        try:
+            self.writer.close()
+        except Exception:
+            self.writer.is_open = False
 
 
 def write_parquet(generation, out_dir: str | os.PathLike, manifest: dict | None = None,
@@ -52,9 +60,10 @@ def write_parquet(generation, out_dir: str | os.PathLike, manifest: dict | None 
     with ParquetSet(out_dir) as files:
         previous = files.current()
         staging = files.new_staging()
+        writers: dict[str, _RowGroupWriter] = {}
         try:
-            writers = {name: _RowGroupWriter(staging / f"{name}.parquet", schema)
-                       for name, schema in generation.schemas.items()}
+            for name, schema in generation.schemas.items():
+                writers[name] = _RowGroupWriter(staging / f"{name}.parquet", schema)
             for chunk in generation.chunks():
                 interrupts.check()
                 for name, table in chunk.items():
@@ -77,5 +86,7 @@ def write_parquet(generation, out_dir: str | os.PathLike, manifest: dict | None 
         except OSError as exc:
             raise WriteError(f"cannot write Parquet files to {out_dir}: {exc.strerror or exc}") from None
         finally:
+            for writer in writers.values():
+                writer.abandon()  # a no-op for the closed ones
             shutil.rmtree(staging, ignore_errors=True)
     return {name: Path(out_dir) / f"{name}.parquet" for name in generation.schemas}

@@ -152,6 +152,22 @@ def test_hook_generates_then_builds(it, warehouse, log):
         set_env("PLOTSIM_IT_DB", str(it["db"]))
 
 
+def test_hook_selects_and_forces_through_vars(it, log):
+    """On the generated warehouse: plotsim_select picks the sources the hook visits, plotsim_force regenerates."""
+    before = generated_at(it["db"])
+    run = it["run"]("run", "--select", "stg_inline__company_months",
+                    vars={"plotsim_generate": True, "plotsim_select": "clinics stores", "plotsim_force": True})
+    assert run.success, failures(run) or run.exception or log.text()
+    assert log.text().count("OK synthetic source") == 2 and "SKIP synthetic source" not in log.text(), log.text()
+    after = generated_at(it["db"])
+    assert {name for name in SOURCES if after[name] != before[name]} == {"clinics", "stores"}
+    run = it["run"]("run", "--select", "stg_inline__company_months",
+                    vars={"plotsim_generate": True, "plotsim_select": "clinics"})
+    assert run.success, log.text()
+    assert log.text().count("SKIP synthetic source") == 1 and "OK synthetic source" not in log.text(), log.text()
+    assert generated_at(it["db"]) == after
+
+
 @pytest.fixture(scope="module")
 def small_project(dbt, tmp_path_factory):
     """A one-source project with integration_tests' profile (dev and no_plugin targets) on its own DuckDB
