@@ -1,6 +1,6 @@
 """Signal `dbt run-operation generate_synthetic` at random moments (SIGINT, SIGKILL) in a throwaway dbt
 project and check that each trial leaves the old or the new complete source (state, row counts), that
-SIGINT stops it within seconds, and that the next run succeeds.
+SIGINT stops it within seconds with our one line, and that the next run succeeds and leaves no staging tables.
 
     python scripts/dbt_kill_trials.py [--trials 20] [--entities 800000]
 """
@@ -50,6 +50,12 @@ def snapshot(db: Path) -> tuple:
     return state, rows
 
 
+def staging(db: Path) -> int:
+    with duckdb.connect(str(db), read_only=True) as conn:
+        return conn.execute("select count(*) from information_schema.tables "
+                            "where starts_with(table_name, '_plotsim_new_')").fetchone()[0]
+
+
 def generate(folder: Path) -> subprocess.Popen:
     return subprocess.Popen([DBT, "run-operation", "generate_synthetic", "--profiles-dir", str(folder), "--args",
                              "{force: true}"], cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -78,17 +84,21 @@ def main() -> None:
                 time.sleep(delay)
                 sent = time.perf_counter()
                 process.send_signal(signum)
-                process.communicate(timeout=600)
+                output, _ = process.communicate(timeout=600)
                 stopped = time.perf_counter() - sent
+                said = "interrupted (SIGINT)" in output
                 after = snapshot(db)
                 left = "old" if after == before else ("new" if after[1] == expected_rows else "PARTIAL")
                 again = generate(folder).wait()
-                ok = left in ("old", "new") and again == 0 and (signum == signal.SIGKILL or stopped < 10)
+                debris = staging(db)
+                ok = (left in ("old", "new") and again == 0 and not debris
+                      and (signum == signal.SIGKILL or (stopped < 10 and (said or process.returncode == 0))))
                 held += ok
                 failed += not ok
                 print(f"{'held  ' if ok else 'FAILED'} {signal.Signals(signum).name} at {delay:.1f}s of {full:.1f}s: "
                       f"exit {process.returncode}, stopped {stopped:.2f}s after the signal, left {left}, "
-                      f"next run exit {again}", flush=True)
+                      f"next run exit {again}, staging after it {debris}"
+                      + (f", our line {'shown' if said else 'MISSING'}" if signum == signal.SIGINT else ""), flush=True)
     print(f"{held} held, {failed} failed")
     sys.exit(1 if failed else 0)
 
