@@ -16,6 +16,7 @@ from . import __version__ as package_version
 from .api import spec_hash, stream
 from .engine.fitted import relations
 from .sources import SyntheticSource
+from . import interrupts
 from .writers.duckdb import rollback, quote, write_duckdb
 from .writers.parquet import write_parquet
 
@@ -56,6 +57,7 @@ def materialize(source: SyntheticSource, conn: duckdb.DuckDBPyConnection, *, for
     began = time.perf_counter()
     digest = spec_hash(source.spec)
     generation = stream(source.spec, chunk_entities=chunk_entities, workers=workers)
+    interrupts.check()  # planning may take seconds: a Ctrl-C meanwhile stops before anything is written
     tables = generation.table_names
     rows = sum(generation.row_counts().values())
     if not force:

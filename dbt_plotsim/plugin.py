@@ -23,13 +23,15 @@ FUNCTION = "plotsim_generate"
 def handle(request_json: str, conn) -> str:
     """Run one request against a DuckDB connection; always returns a JSON outcome."""
     from .errors import PlotsimError, SpecError
-    from .interrupts import Interrupted, report_bug
+    from .interrupts import Interrupted, check, drain, report_bug
     from .materialize import materialize
     from .sources import resolve
 
+    drain()  # signals from before this request belonged to something else; from here on they stop it
     try:
         request = json.loads(request_json)
         source = resolve(request["source"], request["schema"], request["block"], project_dir(request.get("project_dir")))
+        check()  # a Ctrl-C while the spec was loaded and calibrated
         outcome = materialize(source, conn, force=bool(request.get("force")))
         return json.dumps({"status": outcome.status, **outcome.as_dict()})
     except SpecError as exc:

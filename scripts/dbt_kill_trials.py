@@ -89,7 +89,9 @@ def main() -> None:
                 said = "interrupted (SIGINT)" in output
                 after = snapshot(db)
                 left = "old" if after == before else ("new" if after[1] == expected_rows else "PARTIAL")
-                again = generate(folder).wait()
+                rerun = generate(folder)
+                rerun_output, _ = rerun.communicate(timeout=600)
+                again = rerun.returncode
                 debris = staging(db)
                 ok = (left in ("old", "new") and again == 0 and not debris
                       and (signum == signal.SIGKILL or (stopped < 10 and (said or process.returncode == 0))))
@@ -99,6 +101,9 @@ def main() -> None:
                       f"exit {process.returncode}, stopped {stopped:.2f}s after the signal, left {left}, "
                       f"next run exit {again}, staging after it {debris}"
                       + (f", our line {'shown' if said else 'MISSING'}" if signum == signal.SIGINT else ""), flush=True)
+                if not ok:
+                    print("    signalled run:", " | ".join(output.strip().splitlines()[-4:]))
+                    print("    next run:", " | ".join(rerun_output.strip().splitlines()[-4:]), flush=True)
     print(f"{held} held, {failed} failed")
     sys.exit(1 if failed else 0)
 

@@ -1,7 +1,7 @@
 """Signal CLI generations at random moments (SIGKILL, SIGINT, SIGTERM; DuckDB and Parquet) and check that
 each leaves the old or the new complete output, says so in one line, and that the next run leaves no debris.
 
-    python scripts/kill_trials.py [--trials 20] [--seed 1]
+    python scripts/kill_trials.py [--trials 20] [--seed 1] [--signals KILL,INT,TERM]
 """
 from __future__ import annotations
 
@@ -21,13 +21,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--trials", type=int, default=20, help="per format and signal")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--signals", default="KILL,INT,TERM", help="comma-separated, without SIG")
     args = parser.parse_args()
+    signals = [signal.Signals[f"SIG{name.strip().upper()}"] for name in args.signals.split(",")]
     rng = random.Random(args.seed)
     held = failed = 0
     for fmt in ("duckdb", "parquet"):
         references: dict = {}
         with tempfile.TemporaryDirectory() as folder:
-            for signum in (signal.SIGKILL, signal.SIGINT, signal.SIGTERM):
+            for signum in signals:
                 for _ in range(args.trials):
                     result = trial(Path(folder), fmt, signum, rng, references)
                     ok = result["left"] in ("old", "new") and result["next_run"] == 0 and not result["debris_after_next"]

@@ -1,13 +1,15 @@
 """Interrupts stop a generation and leave the previous output; bugs are one line plus a saved traceback."""
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
 
+import duckdb
 import pytest
 
-from dbt_plotsim import cli, interrupts
+from dbt_plotsim import cli, interrupts, materialize, plugin
 from dbt_plotsim.interrupts import Interrupted
 
 from .killing import trial
@@ -60,17 +62,44 @@ def test_a_signalled_generation_leaves_old_or_new_output(tmp_path, fmt, signum):
         assert result["exit"] == 128 + signum and "interrupted" in result["stderr"][0], result
 
 
-def test_a_signal_from_before_a_generation_does_not_stop_it(tmp_path):
-    import dbt_plotsim
-
-    from .conftest import small_dict
-
-    previous = signal.signal(signal.SIGINT, lambda *a: None)
+def _watched(action):
+    previous = signal.signal(signal.SIGINT, lambda *a: None)  # dbt's own handler, say
     try:
         interrupts.watch()
-        os.kill(os.getpid(), signal.SIGINT)  # seen by the watch, long before the generation
-        dbt_plotsim.write_parquet(small_dict(), tmp_path / "out")
-        assert (tmp_path / "out" / "fct_mrr.parquet").exists()
+        return action()
     finally:
         interrupts.unwatch()
         signal.signal(signal.SIGINT, previous)
+
+
+def _request() -> str:
+    from .conftest import small_dict
+
+    return json.dumps({"source": "s", "schema": "raw", "block": small_dict(), "project_dir": "."})
+
+
+def test_a_signal_from_before_a_request_does_not_stop_it():
+    conn = duckdb.connect()
+
+    def run():
+        os.kill(os.getpid(), signal.SIGINT)  # seen by the watch, before dbt called us
+        return json.loads(plugin.handle(_request(), conn))
+
+    assert _watched(run)["status"] == "generated"
+    assert conn.execute("select count(*) from raw.fct_mrr").fetchone()[0] > 0
+
+
+def test_a_signal_while_the_spec_is_planned_stops_before_anything_is_written(monkeypatch):
+    """The spec is loaded and calibrated before the first chunk: a Ctrl-C then is not forgotten."""
+    conn = duckdb.connect()
+    planned = materialize.stream
+
+    def stream_then_signal(*args, **kwargs):
+        generation = planned(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGINT)
+        return generation
+
+    monkeypatch.setattr(materialize, "stream", stream_then_signal)
+    answer = _watched(lambda: json.loads(plugin.handle(_request(), conn)))
+    assert answer["status"] == "interrupted" and "previous output is unchanged" in answer["problems"][0]
+    assert conn.execute("select count(*) from information_schema.tables where table_schema = 'raw'").fetchone()[0] == 0

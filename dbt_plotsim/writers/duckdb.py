@@ -43,7 +43,6 @@ def write_duckdb(generation, target: str | os.PathLike | duckdb.DuckDBPyConnecti
     file instead of holding one transaction's rows in memory; one short transaction then drops the old
     tables and renames the staging ones. A failure or a kill before it leaves the old tables, and staging
     left by a killed run is dropped by the next."""
-    interrupts.drain()
     own = not isinstance(target, duckdb.DuckDBPyConnection)
     if own:
         check_disk(generation, target)

@@ -55,7 +55,6 @@ def write_parquet(generation, out_dir: str | os.PathLike, manifest: dict | None 
     """Write every table of a generation as `out_dir/<table>.parquet`, replacing the previous set as a whole
     (parquet_set.py). `commit(paths)` runs after the new set is in place and before the old one is removed
     (the dbt path records views and state there); if it fails, the previous set is put back."""
-    interrupts.drain()
     check_disk(generation, out_dir)
     with ParquetSet(out_dir) as files:
         previous = files.current()
