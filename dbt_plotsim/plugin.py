@@ -38,11 +38,12 @@ def handle(request_json: str, conn) -> str:
         return json.dumps({"status": "error", "problems": exc.lines()})
     except PlotsimError as exc:
         return json.dumps({"status": "error", "problems": [str(exc)]})
-    except Interrupted as exc:
+    except KeyboardInterrupt as exc:  # ours (Interrupted), or dbt's own SIGINT handler raising in our code
+        stopped = exc if isinstance(exc, Interrupted) else Interrupted()
         # DuckDB sees the same signal and cancels the query that called us, so dbt may never read the answer
         # and print only "Query interrupted": say it now, through dbt's log
-        _log(f"dbt-plotsim: source '{_source_name(request_json)}' {exc.message()}")
-        return json.dumps({"status": "interrupted", "problems": [exc.message()]})
+        _log(f"dbt-plotsim: source '{_source_name(request_json)}' {stopped.message()}")
+        return json.dumps({"status": "interrupted", "problems": [stopped.message()]})
     except Exception as exc:  # a bug: one line, the traceback saved for the report
         return json.dumps({"status": "bug", "problems": [report_bug(exc)]})
 

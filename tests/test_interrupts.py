@@ -103,3 +103,18 @@ def test_a_signal_while_the_spec_is_planned_stops_before_anything_is_written(mon
     answer = _watched(lambda: json.loads(plugin.handle(_request(), conn)))
     assert answer["status"] == "interrupted" and "previous output is unchanged" in answer["problems"][0]
     assert conn.execute("select count(*) from information_schema.tables where table_schema = 'raw'").fetchone()[0] == 0
+
+
+def test_a_plain_keyboard_interrupt_inside_dbt_is_reported_as_ours(monkeypatch):
+    """dbt's own SIGINT handler raises KeyboardInterrupt wherever our code is: the answer is still our line."""
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(plugin, "_log", lambda message: logged.append(message))
+    logged: list[str] = []
+    import dbt_plotsim.materialize as module
+
+    monkeypatch.setattr(module, "materialize", interrupted)
+    answer = json.loads(plugin.handle(_request(), duckdb.connect()))
+    assert answer["status"] == "interrupted" and "previous output is unchanged" in answer["problems"][0]
+    assert logged == [f"dbt-plotsim: source 's' {answer['problems'][0]}"]
