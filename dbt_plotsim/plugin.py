@@ -23,14 +23,15 @@ FUNCTION = "plotsim_generate"
 def handle(request_json: str, conn) -> str:
     """Run one request against a DuckDB connection; always returns a JSON outcome."""
     from .errors import PlotsimError, SpecError
-    from .interrupts import Interrupted, check, drain, report_bug
+    from .interrupts import check, report_bug
     from .materialize import materialize
     from .sources import resolve
 
-    drain()  # signals from before this request belonged to something else; from here on they stop it
+    # a signal since the plugin started watching (dbt's start-up, an earlier source) stops this request too
     try:
         request = json.loads(request_json)
-        source = resolve(request["source"], request["schema"], request["block"], project_dir(request.get("project_dir")))
+        source = resolve(request["source"], request["schema"], request["block"], project_dir(request.get("project_dir")),
+                         request.get("as_of"))
         check()  # a Ctrl-C while the spec was loaded and calibrated
         outcome = materialize(source, conn, force=bool(request.get("force")))
         return json.dumps({"status": outcome.status, **outcome.as_dict()})
@@ -38,14 +39,22 @@ def handle(request_json: str, conn) -> str:
         return json.dumps({"status": "error", "problems": exc.lines()})
     except PlotsimError as exc:
         return json.dumps({"status": "error", "problems": [str(exc)]})
-    except KeyboardInterrupt as exc:  # ours (Interrupted), or dbt's own SIGINT handler raising in our code
-        stopped = exc if isinstance(exc, Interrupted) else Interrupted()
-        # DuckDB sees the same signal and cancels the query that called us, so dbt may never read the answer
-        # and print only "Query interrupted": say it now, through dbt's log
-        _log(f"dbt-plotsim: source '{_source_name(request_json)}' {stopped.message()}")
-        return json.dumps({"status": "interrupted", "problems": [stopped.message()]})
+    except KeyboardInterrupt as exc:
+        return interrupted(request_json, exc)
     except Exception as exc:  # a bug: one line, the traceback saved for the report
         return json.dumps({"status": "bug", "problems": [report_bug(exc)]})
+
+
+def interrupted(request_json: str, exc: KeyboardInterrupt) -> str:
+    """The answer to a request stopped by a signal: ours (Interrupted), or dbt's own SIGINT handler raising
+    KeyboardInterrupt wherever our code was (even on entry to the function, before `handle`)."""
+    from .interrupts import Interrupted
+
+    stopped = exc if isinstance(exc, Interrupted) else Interrupted()
+    # DuckDB sees the same signal and cancels the query that called us, so dbt may never read the answer
+    # and print only "Query interrupted": say it now, through dbt's log
+    _log(f"dbt-plotsim: source '{_source_name(request_json)}' {stopped.message()}")
+    return json.dumps({"status": "interrupted", "problems": [stopped.message()]})
 
 
 def _source_name(request_json: str) -> str:
@@ -87,10 +96,13 @@ class Plugin(BasePlugin):
 
     def configure_connection(self, conn) -> None:
         def generate(request_json: str) -> str:
-            cursor = conn.cursor()  # its own transaction: the source commits or rolls back as a whole
             try:
-                return handle(request_json, cursor)
-            finally:
-                cursor.close()
+                cursor = conn.cursor()  # its own transaction: the source commits or rolls back as a whole
+                try:
+                    return handle(request_json, cursor)
+                finally:
+                    cursor.close()
+            except KeyboardInterrupt as exc:
+                return interrupted(request_json, exc)
 
         conn.create_function(FUNCTION, generate, ["VARCHAR"], "VARCHAR", side_effects=True)
