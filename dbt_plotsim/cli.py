@@ -36,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--source", help="in a dbt sources YAML: the synthetic source to use (needed if several)")
         sub.add_argument("--scale", type=float, default=1.0,
                          help="multiply every segment count (0.01 for a quick sample, 10 for a load test)")
+        sub.add_argument("--as-of", dest="as_of", default=None, metavar="DATE",
+                         help="how much of the window has happened (window.as_of): rows up to its period only")
 
     gen = commands.add_parser("generate", help="write the star schema to Parquet files or a DuckDB database")
     with_spec(gen)
@@ -90,8 +92,8 @@ def _load(args: argparse.Namespace):
     from .spec import load_spec
 
     if is_sources_yaml(args.spec):
-        return load_spec(source_from_yaml(args.spec, args.source).spec, scale=args.scale)
-    return load_spec(args.spec, scale=args.scale)
+        return load_spec(source_from_yaml(args.spec, args.source).spec, scale=args.scale, as_of=args.as_of)
+    return load_spec(args.spec, scale=args.scale, as_of=args.as_of)
 
 
 def _run(args: argparse.Namespace) -> int:

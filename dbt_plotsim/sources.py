@@ -56,16 +56,18 @@ def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict:
     return out
 
 
-def resolve(name: str, schema: str, block: Any, project_dir: str | os.PathLike = ".") -> SyntheticSource:
-    """Validate a source's synthetic block; every problem is named under `sources.<name>.config.meta.synthetic`."""
+def resolve(name: str, schema: str, block: Any, project_dir: str | os.PathLike = ".",
+            as_of: str | None = None) -> SyntheticSource:
+    """Validate a source's synthetic block; every problem is named under `sources.<name>.config.meta.synthetic`.
+    `as_of` (dbt's var plotsim_as_of) replaces the block's `window.as_of`."""
     prefix = block_path(name)
     try:
-        return _resolve(name, schema, block, Path(project_dir))
+        return _resolve(name, schema, block, Path(project_dir), as_of)
     except SpecError as exc:
         raise exc.with_prefix(prefix) from None
 
 
-def _resolve(name: str, schema: str, block: Any, project_dir: Path) -> SyntheticSource:
+def _resolve(name: str, schema: str, block: Any, project_dir: Path, as_of: str | None = None) -> SyntheticSource:
     if not isinstance(block, Mapping):
         raise SpecError(Problem("", f"must be a mapping (a spec, or `template:`/`file:` with overrides), got {type(block).__name__}"))
     problems: list[Problem] = []
@@ -111,7 +113,8 @@ def _resolve(name: str, schema: str, block: Any, project_dir: Path) -> Synthetic
         problems.append(Problem("scale", f"{scale!r} must be a number (1 = the counts as declared)"))
     if problems:
         raise SpecError(problems)
-    spec = load_spec(merge(base, {k: v for k, v in block.items() if k not in OUTPUT_KEYS}), scale=float(scale))
+    spec = load_spec(merge(base, {k: v for k, v in block.items() if k not in OUTPUT_KEYS}), scale=float(scale),
+                     as_of=None if as_of in (None, "") else str(as_of))
     return SyntheticSource(name, schema, spec, output, parquet_dir)
 
 

@@ -8,6 +8,8 @@
   From a hook, behind a var, so one command generates then builds (vars select and force there too):
     on-run-start: ["{{ dbt_plotsim.generate_synthetic(hook=true) }}"]
     dbt build --vars '{plotsim_generate: true, plotsim_select: saas, plotsim_force: true}'
+
+  `--vars '{plotsim_as_of: 2024-06-30}'` generates every selected source as of that date (window.as_of).
 #}
 {% macro generate_synthetic(select=none, force=false, hook=false) %}
   {{ return(adapter.dispatch('generate_synthetic', 'dbt_plotsim')(select, force, hook)) }}
@@ -28,12 +30,14 @@
       ~ "to list the tables, then run this again.") %}
   {% endif %}
   {{ dbt_plotsim._require_plugin() }}
+  {% set as_of = var('plotsim_as_of', none) %}  {# yaml may read it as a date: sent as text #}
   {% set total = sources | length %}
   {% for source in sources %}
     {% set label = loop.index ~ " of " ~ total %}
     {{ log(label ~ " START synthetic source " ~ source.name ~ " into " ~ source.schema, info=true) }}
     {% set request = tojson({
-      "source": source.name, "schema": source.schema, "block": source.block, "force": force
+      "source": source.name, "schema": source.schema, "block": source.block, "force": force,
+      "as_of": (as_of | string) if as_of is not none else none
     }) %}
     {% set answer = run_query("select plotsim_generate('" ~ adapter.escape_sql_string(request) ~ "')") %}
     {% set outcome = fromjson(answer.columns[0].values()[0]) %}

@@ -20,6 +20,7 @@ from scipy.special import ndtr, ndtri
 
 from ..errors import PlotsimError
 from .block import BlockValues, block_base
+from .clock import TableClock
 from .components import Component
 from .rng import ENTITY_BLOCK, name_key, stream
 from ..spec.schema import dim_of
@@ -110,6 +111,10 @@ class AttributesComponent(Component):
 
     def active(self, plan) -> bool:
         return bool(plan.spec.attributes)
+
+    def clock(self, plan) -> dict:
+        key = f"{plan.spec.unit}_id"  # a declared 1:1 dimension has a row once its entity has arrived
+        return {table.name: TableClock(parent=(f"dim_{plan.spec.unit}", key)) for table in plan.spec.tables.dims}
 
     def _placed(self, plan) -> dict[str, list]:
         """table -> its attributes, dim_<unit> first."""

@@ -17,6 +17,7 @@ from .calendar import date_keys
 from .children import parent_counts
 from .components import Component
 from .estimates import mean_position
+from .clock import TableClock
 from .fanout import block_stream, field
 
 
@@ -43,6 +44,9 @@ def block_members(plan, bridge, table, block: BlockValues) -> tuple[np.ndarray, 
 class BridgesComponent(Component):
     def active(self, plan) -> bool:
         return bool(getattr(plan.spec.tables, "bridges", ()))
+
+    def clock(self, plan) -> dict:
+        return {bridge.table(plan.spec.unit): TableClock(period="added_date_key") for bridge in plan.spec.tables.bridges}
 
     def _tables(self, plan):
         reference = {t.name: t for t in plan.spec.reference}

@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from .block import BlockValues
 from .calendar import date_keys
+from .clock import TableClock
 from .components import Component
 from .estimates import mean_position
 from .fanout import (
@@ -119,6 +120,15 @@ class ChildrenComponent(Component):
 
     def active(self, plan) -> bool:
         return bool(getattr(plan.spec, "children", ()))
+
+    def clock(self, plan) -> dict:
+        out = {}
+        for child in plan.spec.children:
+            out[f"dim_{child.name}"] = TableClock(period="created_date_key", reveals=(
+                ("removed_date_key",) if child.per_parent.removals else ()))
+            for event in child.events:
+                out[f"evt_{child.name}_{event.name}"] = TableClock(period="date_key")
+        return out
 
     def fanout_rows(self, plan, block) -> dict[str, np.ndarray]:
         out = {}

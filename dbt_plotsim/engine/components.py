@@ -16,6 +16,7 @@ Contract, all vectorized over the entities of the blocks given:
   transactions) says so, and gives {table: (n,) expected rows per entity of the block}, so a block whose
   fan-out would pass the memory budget is generated in parts (parts.py); its draws come from
   `fanout.block_stream`, which names the part;
+- `clock(plan)`: how its tables follow the as-of clock (clock.py);
 - `tests(plan, ref)`: data tests for sync-sources, {table: {column: [(test name, arguments)]}}, where
   `ref(table)` renders a reference to another table of the same source.
 Random draws come from `rng.stream(seed, "<component>", name, segment, block)`: named, per block.
@@ -57,6 +58,10 @@ class Component:
         return {}
 
     def fanout_rows(self, plan, block) -> dict[str, np.ndarray]:
+        return {}
+
+    def clock(self, plan) -> dict:
+        """{table: clock.TableClock}: how its tables follow `window.as_of` (rows it holds back, dates it hides)."""
         return {}
 
     def tests(self, plan, ref: Callable[[str], str]) -> dict[str, dict[str, TestList]]:

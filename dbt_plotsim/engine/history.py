@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from .calendar import date_keys
+from .clock import TableClock
 from .components import Component
 from .events import EventRows, condition_values
 from .rng import ENTITY_BLOCK, stream
@@ -192,6 +193,12 @@ class HistoryComponent(Component):
     def active(self, plan) -> bool:
         return bool(plan.spec.history)
 
+    def clock(self, plan) -> dict:
+        unit = plan.spec.unit
+        out = {h.table(unit): TableClock(period="valid_from", versions=True) for h in plan.spec.history}
+        out[f"dim_{unit}"] = TableClock(current={h.attribute: (h.table(unit), h.attribute) for h in plan.spec.history})
+        return out
+
     def unit_fields(self, plan) -> list[pa.Field]:
         unit = plan.spec.unit
         return [_field(h.attribute, pa.string(), f"Current {h.attribute} of the {unit} (the is_current row of "
@@ -328,6 +335,9 @@ def transition_pairs(stages) -> list[list[str]]:
 class StagesComponent(Component):
     def active(self, plan) -> bool:
         return plan.spec.stages is not None
+
+    def clock(self, plan) -> dict:
+        return {plan.spec.stages.table(plan.spec.unit): TableClock(period="date_key")}
 
     def schemas(self, plan) -> dict[str, pa.Schema]:
         spec = plan.spec

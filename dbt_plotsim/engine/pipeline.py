@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from .block import block_base, with_rate_events
 from ..spec.schema import event_tables
+from .clock import clock_for
 from .components import components
 from .estimates import active_cells, row_width
 from .parts import parted_chunks, spans
@@ -44,9 +45,13 @@ class Generation:
         return [(seg, b) for seg in self.plan.segments for b in range(seg.blocks)]
 
     def chunks(self) -> Iterator[dict[str, pa.Table]]:
-        """dim_date first, then entity tables chunk by chunk (each chunk: up to `chunk_blocks` blocks)."""
+        """dim_date first, then entity tables chunk by chunk (each chunk: up to `chunk_blocks` blocks), each
+        holding what exists by `window.as_of` (clock.py)."""
         self.written = {name: 0 for name in self.schemas}
+        clock = clock_for(self.plan, self.schemas)
         for chunk in self._chunks():
+            if clock is not None:
+                chunk = clock.apply(chunk)
             for name, table in chunk.items():
                 self.written[name] += table.num_rows
             yield chunk

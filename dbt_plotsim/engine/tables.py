@@ -6,6 +6,7 @@ import pyarrow as pa
 
 from .block import BlockValues
 from .calendar import date_keys, period_ends
+from .clock import last_period
 from .components import components
 from .fanout import moments, next_ids
 from .plan import Plan
@@ -92,7 +93,8 @@ def schemas(plan: Plan) -> dict[str, pa.Schema]:
         _field("segment", pa.string(), "Segment the entity was generated in.", nullable=False),
         _field("archetype", pa.string(), "Behavioural archetype (curve over time) of the segment.", nullable=False),
         _field("start_position", pa.float64(), "Ground truth: trajectory position in the first period (0-1).", nullable=False),
-        _field("end_position", pa.float64(), "Ground truth: trajectory position in the last period (0-1).", nullable=False),
+        _field("end_position", pa.float64(), "Ground truth: trajectory position in the last period that has happened "
+               "(window.as_of; 0-1).", nullable=False),
     ]
     if uses_arrivals(plan):
         unit_fields.append(_field("first_date_key", pa.int32(), f"Foreign key to dim_date: the {grain} the {spec.unit} "
@@ -142,6 +144,18 @@ def schemas(plan: Plan) -> dict[str, pa.Schema]:
             _field("archetype", pa.string(), "Archetype the position comes from.", nullable=False),
             _field("position", pa.float64(), "Ground truth: trajectory position (0-1) every metric derives from.", nullable=False),
         ], metadata={"description": "Ground truth: the trajectory position of every entity and period."})
+    return out
+
+
+def core_clock(plan: Plan) -> dict:
+    """How dim_<unit>, the facts, the trajectory and the event tables follow the as-of clock."""
+    from .clock import TableClock
+
+    spec = plan.spec
+    out = {unit_table(plan): TableClock(period="first_date_key" if uses_arrivals(plan) else None,
+                                        reveals=("ended_date_key",) if spec.terminal_event is not None else ())}
+    for name in [fact.name for fact in plan.facts] + [TRAJECTORY_TABLE] + [t for t, _, _ in event_tables(spec)]:
+        out[name] = TableClock(period="date_key")
     return out
 
 
@@ -247,7 +261,7 @@ def _entity_tables(plan: Plan, schemas: dict[str, pa.Schema], blocks: list[Block
         "segment": segment_names,
         "archetype": archetypes,
         "start_position": positions[:, 0],
-        "end_position": positions[:, -1],
+        "end_position": positions[:, last_period(plan)],
     }
     names = schemas[unit_table(plan)].names
     if "first_date_key" in names:

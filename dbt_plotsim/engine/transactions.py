@@ -21,6 +21,7 @@ import pyarrow as pa
 from ..spec.attributes import label_weights
 from .block import BlockValues
 from .calendar import date_keys
+from .clock import TableClock
 from .components import Component
 from .fanout import (
     MONEY,
@@ -146,6 +147,14 @@ class TransactionsComponent(Component):
 
     def active(self, plan) -> bool:
         return bool(getattr(plan.spec, "transactions", ()))
+
+    def clock(self, plan) -> dict:
+        out = {}
+        for tx in plan.spec.transactions:
+            out[f"fct_{tx.name}"] = TableClock(period="date_key")
+            if tx.lines is not None:
+                out[f"fct_{tx.name}_line"] = TableClock(parent=(f"fct_{tx.name}", f"{tx.name}_id"))
+        return out
 
     def fanout_rows(self, plan, block) -> dict[str, np.ndarray]:
         out = {}

@@ -45,6 +45,10 @@ def check_references(spec: Spec, declared: dict[str, list[str]] | None = None) -
         problems.append(Problem("segments", "all segment counts are 0; at least one entity is needed"))
     if spec.window is not None and spec.window.end < spec.window.start:
         problems.append(Problem("window.end", f"{spec.window.end} is before window.start {spec.window.start}"))
+    elif spec.window is not None and spec.window.as_of is not None and not (
+            spec.window.start <= spec.window.as_of <= spec.window.end):
+        problems.append(Problem("window.as_of", f"{spec.window.as_of} lies outside the window {spec.window.start}.."
+                                f"{spec.window.end}; as_of says how much of the window has happened"))
 
     archetype_names = sorted(set(BUILTIN_ARCHETYPES) | set(spec.archetypes) | set(declared.get("archetypes", [])))
     for name, pieces in spec.archetypes.items():

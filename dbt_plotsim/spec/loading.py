@@ -1,6 +1,8 @@
 """Reading a spec from YAML or a dict, with every mistake reported at once under its YAML path."""
 from __future__ import annotations
 
+import datetime as dt
+
 import math
 import os
 from typing import Any, Mapping
@@ -11,6 +13,7 @@ from ..errors import Problem, SpecError
 from .checks import check_references, suggest
 from .model import Spec
 from .segments import Segment
+from .window import month_shorthand
 from .yaml_input import read_yaml
 
 
@@ -32,11 +35,13 @@ def parse_spec(data: Any) -> Spec:
     return spec
 
 
-def load_spec(source: str | os.PathLike | Mapping[str, Any] | Spec, *, scale: float = 1.0) -> Spec:
+def load_spec(source: str | os.PathLike | Mapping[str, Any] | Spec, *, scale: float = 1.0,
+              as_of: str | dt.date | None = None) -> Spec:
     """Load and fully validate a spec (a YAML file path, a mapping or a Spec).
 
     `scale` multiplies every segment count (rounded, at least 1 where the count was positive), to make
-    the same story at another size. Raises SpecError naming every problem; returns a frozen Spec.
+    the same story at another size; `as_of` replaces `window.as_of` (how much of the window has happened).
+    Raises SpecError naming every problem; returns a frozen Spec.
     """
     from ..engine.budget import check as check_budget  # feasibility and size need the engine's maths
     from ..engine.pipeline import start
@@ -49,10 +54,25 @@ def load_spec(source: str | os.PathLike | Mapping[str, Any] | Spec, *, scale: fl
         spec = parse_spec(data)
     if scale != 1.0:
         spec = scaled(spec, scale)
+    if as_of is not None:
+        spec = at(spec, as_of)
     problems = check_feasible(spec) or check_budget(start(spec))
     if problems:
         raise SpecError(problems)
     return spec
+
+
+def at(spec: Spec, as_of: str | dt.date) -> Spec:
+    """The spec with `window.as_of` set: a date (or yyyy-mm for the first of that month) inside the window."""
+    try:
+        date = dt.date.fromisoformat(month_shorthand(as_of)) if isinstance(as_of, str) else as_of
+    except ValueError:
+        raise SpecError(Problem("window.as_of", f"{as_of!r} is not a date; give yyyy-mm-dd (or yyyy-mm)")) from None
+    window = spec.window
+    if not (window.start <= date <= window.end):
+        raise SpecError(Problem("window.as_of", f"{date} lies outside the window {window.start}..{window.end}; "
+                                "as_of says how much of the window has happened"))
+    return spec.model_copy(update={"window": window.model_copy(update={"as_of": date})})
 
 
 def scaled(spec: Spec, scale: float) -> Spec:

@@ -22,8 +22,9 @@ class Window(StrictModel):
     start: dt.date
     end: dt.date
     grain: Grain = "month"
+    as_of: dt.date | None = None  # how much of the story has happened (default: all of it, window.end)
 
-    @field_validator("start", "end", mode="before")
+    @field_validator("start", "end", "as_of", mode="before")
     @classmethod
     def _month_shorthand(cls, value):
         return month_shorthand(value)

@@ -272,3 +272,24 @@ def test_every_template_builds_with_its_synced_tests(dbt, warehouse, log, tmp_pa
     for r in tests:
         ran[r.node.sources[0][0]] += 1  # every test is on one source
     assert ran == expected
+
+
+def test_as_of_through_vars_holds_back_the_later_periods(it, log):
+    """`--vars '{plotsim_as_of: ...}'` generates the source as of that date; without it, the whole window again."""
+    def months() -> tuple:
+        return query(it["db"], "select count(distinct date_key), max(date_key) from it_inline.fct_mrr")[0]
+
+    whole = months()
+    try:
+        run = it["run"]("run-operation", "generate_synthetic", "--args", "{select: inline}",
+                        vars={"plotsim_as_of": "2024-03-15"})
+        assert run.success, log.text()
+        assert months() == (3, 20240301)
+        bad = it["run"]("run-operation", "generate_synthetic", "--args", "{select: inline}",
+                        vars={"plotsim_as_of": "2031-01-01"})
+        assert not bad.success and "window.as_of: 2031-01-01 lies outside the window" in log.text()
+        assert months() == (3, 20240301)  # nothing written
+    finally:
+        restored = it["run"]("run-operation", "generate_synthetic", "--args", "{select: inline}")
+        assert restored.success, log.text()
+    assert months() == whole

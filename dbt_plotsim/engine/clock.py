@@ -1,0 +1,145 @@
+"""The as-of clock: the story is drawn over the whole window; `window.as_of` says how much of it has happened.
+
+Every value is drawn as if the whole window had happened (curves, lags and events are defined over it), and
+the clock then keeps what exists by `as_of`: rows of the periods that started on or before it, entities that
+have arrived, and nothing a later period would reveal (an ended or removed date is null until it happens, an
+SCD2 version is current until its successor starts). So moving `as_of` forward only adds rows and fills in
+what has since happened; a row that exists at one `as_of` is the same row, with the same key, at any later
+one. Keys are those of the whole story, so before the window's end they may have gaps.
+
+Each table says how it follows the clock with a `TableClock` (tables.py for the core tables, each component
+for its own); `Clock.apply` enforces them on every chunk, vectorized over its rows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .calendar import date_keys
+
+
+@dataclass(frozen=True)
+class TableClock:
+    """How one table follows the clock (every part optional)."""
+
+    period: str | None = None  # a date-key column: rows of periods after the clock are dropped
+    parent: tuple[str, str] | None = None  # (table, key column): rows whose parent row was dropped go too
+    reveals: tuple[str, ...] = ()  # date-key columns that stay null until their period has happened
+    versions: bool = False  # SCD2 valid_from / valid_to / is_current: versions current at the clock
+    current: dict[str, tuple[str, str]] = field(default_factory=dict)  # column -> (version table, its value)
+
+
+def last_period(plan) -> int:
+    """Index of the last period that has happened: the one holding `window.as_of` (the window's last one by
+    default)."""
+    as_of = plan.spec.window.as_of
+    if as_of is None:
+        return plan.periods - 1
+    return int(np.searchsorted(plan.starts, np.datetime64(as_of, "D"), side="right")) - 1
+
+
+@dataclass(frozen=True)
+class Clock:
+    last: int  # index of the last period that has happened
+    key: int  # its date key (yyyymmdd)
+    start: np.datetime64  # its first day
+    rules: dict[str, TableClock]
+
+    def apply(self, chunk: dict[str, pa.Table]) -> dict[str, pa.Table]:
+        out = dict(chunk)
+        for name in _ordered(self.rules, chunk):
+            out[name] = self._table(out[name], self.rules[name], out, chunk)
+        return out
+
+    def _table(self, table: pa.Table, rule: TableClock, done: dict[str, pa.Table], raw: dict[str, pa.Table]) -> pa.Table:
+        keep = None
+        if rule.period is not None:
+            keep = pc.less_equal(table[rule.period], self._bound(table[rule.period]))
+        if rule.parent is not None and rule.parent[0] in raw:
+            parent, column = rule.parent
+            kept = done[parent][column]
+            inside = pc.is_in(table[column], value_set=kept.combine_chunks() if kept.num_chunks else pa.array([], kept.type))
+            keep = inside if keep is None else pc.and_(keep, inside)
+        if keep is not None:
+            table = table.filter(keep)
+        for column in rule.reveals:
+            table = _set(table, column, _null_after(table[column], self._bound(table[column])))
+        if rule.versions:
+            valid_to = _null_after(table["valid_to"], self._bound(table["valid_to"]))
+            table = _set(table, "valid_to", valid_to)
+            table = _set(table, "is_current", pc.is_null(valid_to))
+        for column, (versions, value) in rule.current.items():
+            if versions in done:
+                table = _set(table, column, _current(table, done[versions], value))
+        return table
+
+
+    def _bound(self, column: pa.ChunkedArray) -> pa.Scalar:
+        """The clock as a value of the column's type: the last period's first day, or its date key."""
+        if pa.types.is_date(column.type):
+            return pa.scalar(self.start.astype("datetime64[D]").item(), column.type)
+        return pa.scalar(self.key, column.type)
+
+
+def clock_for(plan, schemas: dict[str, pa.Schema]) -> Clock | None:
+    """The clock of a plan, or None when the whole window has happened (nothing to hold back)."""
+    last = last_period(plan)
+    if last >= plan.periods - 1:
+        return None
+    from .components import components
+    from .tables import core_clock
+
+    rules = core_clock(plan)
+    for component in components(plan):
+        for name, rule in component.clock(plan).items():
+            rules[name] = _merged(rules[name], rule) if name in rules else rule
+    rules = {name: rule for name, rule in rules.items() if name in schemas}
+    return Clock(last, int(date_keys(plan.starts[last : last + 1])[0]), plan.starts[last], rules)
+
+
+def _merged(a: TableClock, b: TableClock) -> TableClock:
+    """Two components' rules for one table (dim_<unit> gets its own and the history's)."""
+    return TableClock(a.period or b.period, a.parent or b.parent, a.reveals + b.reveals, a.versions or b.versions,
+                      {**a.current, **b.current})
+
+
+def _ordered(rules: dict[str, TableClock], chunk: dict) -> list[str]:
+    """Tables of the chunk with a rule, parents (and version tables) before the tables that read them."""
+    order: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in order or name not in chunk or name not in rules:
+            return
+        rule = rules[name]
+        for needed in [rule.parent[0]] if rule.parent else []:
+            visit(needed)
+        for versions, _ in rule.current.values():
+            visit(versions)
+        order.append(name)
+
+    for name in chunk:
+        visit(name)
+    return order
+
+
+def _null_after(column: pa.ChunkedArray, bound: pa.Scalar) -> pa.ChunkedArray:
+    return pc.if_else(pc.greater(column, bound), pa.scalar(None, column.type), column)
+
+
+def _set(table: pa.Table, name: str, values) -> pa.Table:
+    index = table.schema.get_field_index(name)
+    return table.set_column(index, table.schema.field(name), values)
+
+
+def _current(units: pa.Table, versions: pa.Table, value: str) -> pa.ChunkedArray:
+    """Per unit row, `value` of its version current at the clock (the versions are already clipped)."""
+    key = units.schema.names[0]
+    current = versions.filter(versions["is_current"])
+    ids = current[key].to_numpy()
+    order = np.argsort(ids, kind="stable")
+    where = np.searchsorted(ids[order], units[key].to_numpy())
+    values = current[value].take(pa.array(order[np.minimum(where, max(len(ids) - 1, 0))]))
+    return values if len(ids) else units[value]
