@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..errors import Problem, WriteError
 from .estimates import row_width
+from .pipeline import expected_rows
 from . import parts
 from .plan import MEMORY_BUDGET
 from .rng import ENTITY_BLOCK
@@ -36,7 +37,8 @@ def check(generation) -> list[Problem]:
 
     plan, schemas = generation.plan, generation.schemas
     unit = plan.spec.unit
-    rows = {name: n for name, n in generation.row_counts().items() if name in schemas and name != "dim_date"}
+    # memory: every chunk draws the whole window's rows before the as-of clock drops the later ones
+    rows = {name: n for name, n in expected_rows(plan).items() if name in schemas and name != "dim_date"}
     owners = {claim.table: claim.path for claim in table_claims(plan.spec)}
     entities = max(plan.entity_count, 1)
     block_entities = min(ENTITY_BLOCK, max(seg.count for seg in plan.segments))

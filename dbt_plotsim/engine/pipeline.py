@@ -9,13 +9,13 @@ import pyarrow as pa
 
 from .block import block_base, with_rate_events
 from ..spec.schema import event_tables
-from .clock import clock_for
+from .clock import clock_for, last_period
 from .components import components
 from .estimates import active_cells, row_width
 from .parts import parted_chunks, spans
 from .plan import MEMORY_BUDGET, Plan, plan_for
 from .rng import ENTITY_BLOCK
-from .tables import TRAJECTORY_TABLE, chunk_tables, schemas, static_tables
+from .tables import TRAJECTORY_TABLE, chunk_tables, schemas, static_tables, unit_table
 
 
 @dataclass
@@ -38,8 +38,12 @@ class Generation:
 
     def row_counts(self) -> dict[str, int]:
         """Expected rows per table (estimates/active_cells: entity-period tables count the cells from arrival
-        on, an upper bound with a terminal event; fan-out tables multiply by their rates)."""
-        return {name: int(round(rows)) for name, rows in expected_rows(self.plan).items()}
+        on, an upper bound with a terminal event; fan-out tables multiply by their rates), up to the as-of
+        clock: tables with periods in proportion to the periods that have happened."""
+        share = (last_period(self.plan) + 1) / self.plan.periods
+        fixed = {"dim_date", unit_table(self.plan)}
+        return {name: int(round(rows if name in fixed or share == 1 else rows * share))
+                for name, rows in expected_rows(self.plan).items()}
 
     def _units(self) -> list[tuple]:
         return [(seg, b) for seg in self.plan.segments for b in range(seg.blocks)]
