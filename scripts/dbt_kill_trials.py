@@ -95,7 +95,7 @@ def main() -> None:
                 again = rerun.returncode
                 debris = staging(db)
                 ok = (left in ("old", "new") and again == 0 and not debris
-                      and (signum == signal.SIGKILL or (stopped < 10 and (said or not ours or process.returncode == 0))))
+                      and (signum == signal.SIGKILL or (stopped < 10 and (said or not ours or left == "new"))))
                 held += ok
                 failed += not ok
                 print(f"{'held  ' if ok else 'FAILED'} {signal.Signals(signum).name} at {delay:.1f}s of {full:.1f}s: "
@@ -103,7 +103,7 @@ def main() -> None:
                       f"next run exit {again}, staging after it {debris}"
                       + (f", our line {'shown' if said else 'MISSING'}" if signum == signal.SIGINT else ""), flush=True)
                 if not ok:
-                    print("    signalled run:", " | ".join(output.strip().splitlines()[-4:]))
+                    print("    signalled run:", " | ".join(output.strip().splitlines()[-12:]))
                     print("    next run:", " | ".join(rerun_output.strip().splitlines()[-4:]), flush=True)
     print(f"{held} held, {failed} failed")
     sys.exit(1 if failed else 0)

@@ -120,3 +120,29 @@ def test_a_plain_keyboard_interrupt_inside_dbt_is_reported_as_ours(monkeypatch):
     answer = json.loads(plugin.handle(_request(), duckdb.connect()))
     assert answer["status"] == "interrupted" and "previous output is unchanged" in answer["problems"][0]
     assert logged == [f"dbt-plotsim: source 's' {answer['problems'][0]}"]
+
+
+def test_duckdb_seeing_the_interrupt_first_is_our_interrupt(tmp_path):
+    """Inside dbt, DuckDB may notice the Ctrl-C before we do: its InterruptException is our Interrupted, and
+    the previous tables stay."""
+    import threading
+
+    import dbt_plotsim
+    from dbt_plotsim.writers.duckdb import write_duckdb
+
+    from .conftest import small_dict
+
+    conn = duckdb.connect(str(tmp_path / "w.duckdb"))
+    dbt_plotsim.write_duckdb(small_dict(), conn)
+    before = conn.execute("select sum(hash(f)) from fct_mrr f").fetchone()
+
+    def slow_bookkeeping(connection):
+        threading.Timer(0.3, connection.interrupt).start()
+        connection.execute("select count(*) from range(10000000000)").fetchall()
+
+    changed = {**small_dict(), "seed": 99}
+    with pytest.raises(Interrupted):
+        write_duckdb(dbt_plotsim.stream(changed), conn, finalize=slow_bookkeeping)
+    assert conn.execute("select sum(hash(f)) from fct_mrr f").fetchone() == before
+    assert conn.execute("select count(*) from information_schema.tables where table_name like '_plotsim_new_%'"
+                        ).fetchone()[0] == 0

@@ -74,6 +74,8 @@ def write_duckdb(generation, target: str | os.PathLike | duckdb.DuckDBPyConnecti
         except BaseException:
             drop_staging(conn, schema)
             raise
+    except duckdb.InterruptException:  # DuckDB saw the Ctrl-C first (inside dbt): the same stop as ours
+        raise interrupts.Interrupted() from None
     except duckdb.Error as exc:
         raise WriteError(f"writing to DuckDB failed, nothing was changed: {exc}") from None
     finally:
