@@ -46,6 +46,14 @@ def test_a_dropped_table_is_regenerated(conn):
     assert json.loads(handle(_request(small_dict()), conn))["status"] == "generated"
 
 
+def test_rows_deleted_by_hand_are_regenerated(conn):
+    handle(_request(small_dict()), conn)
+    conn.execute("delete from raw.fct_mrr where account_id = 1")
+    assert json.loads(handle(_request(small_dict()), conn))["status"] == "generated"
+    assert conn.execute("select count(*) from raw.fct_mrr").fetchone()[0] == 1200
+    assert json.loads(handle(_request(small_dict()), conn))["status"] == "skipped"
+
+
 def test_bad_spec_reports_prefixed_problems_and_writes_nothing(conn):
     block = small_dict()
     block["metrics"][1]["range"] = [500, 50]
