@@ -58,7 +58,8 @@ def one(conn, sql):
 
 def test_tables_and_columns(tables):
     assert tables["dim_user"].column_names == ["user_id", "account_id", "created_date_key", "removed_date_key"]
-    assert tables["dim_seat"].column_names == ["seat_id", "account_id", "created_date_key"]  # removals: false
+    # removals: false, but the terminal event can still close seats, with their account
+    assert tables["dim_seat"].column_names == ["seat_id", "account_id", "created_date_key", "removed_date_key"]
     assert tables["evt_user_login"].column_names == ["user_login_id", "user_id", "account_id", "date_key", "occurred_at"]
     for name in ("dim_user", "dim_seat", "evt_user_login"):
         schema = tables[name].schema
@@ -101,10 +102,26 @@ def test_created_and_removed_inside_the_parents_life(conn):
         where u.created_date_key < a.first_date_key
            or u.created_date_key > coalesce(a.ended_date_key, 99999999)
            or u.removed_date_key <= u.created_date_key
-           or u.removed_date_key > coalesce(a.ended_date_key, 99999999)""")
+           or u.removed_date_key > coalesce((select min(date_key) from dim_date where date_key > a.ended_date_key),
+                                            99999999)""")
     assert bad == 0
     (ended_parents,) = one(conn, "select count(*) from dim_account where ended_date_key is not null")
     assert ended_parents > 10  # the terminal event happens, so the upper bound is exercised
+
+
+@pytest.mark.parametrize("child", ["user", "seat"])
+def test_sub_entities_leave_with_their_parent(conn, child):
+    """When a parent ends, every sub-entity still alive is removed in the next period (with or without
+    `removals`): none stays open under an ended parent."""
+    open_, closed, wrong = one(conn, f"""
+        select count(*) filter (where c.removed_date_key is null),
+               count(*) filter (where c.removed_date_key = n.next_key),
+               count(*) filter (where c.removed_date_key > n.next_key)
+        from dim_{child} c join dim_account a using (account_id)
+        join (select date_key, lead(date_key) over (order by date_key) next_key from dim_date) n
+          on n.date_key = a.ended_date_key
+        where a.ended_date_key is not null and n.next_key is not null""")
+    assert open_ == 0 and wrong == 0 and closed > 20, (open_, closed, wrong)
 
 
 def test_events_only_while_the_child_exists(conn):
@@ -255,6 +272,7 @@ def test_registered_tests_cover_keys_and_every_foreign_key():
         ("dim_user", "removed_date_key", "source('s', 'dim_date')"),
         ("dim_seat", "account_id", "source('s', 'dim_account')"),
         ("dim_seat", "created_date_key", "source('s', 'dim_date')"),
+        ("dim_seat", "removed_date_key", "source('s', 'dim_date')"),
         ("evt_user_login", "user_id", "source('s', 'dim_user')"),
         ("evt_user_login", "account_id", "source('s', 'dim_account')"),
         ("evt_user_login", "date_key", "source('s', 'dim_date')"),

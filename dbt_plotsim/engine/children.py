@@ -2,8 +2,8 @@
 
 Count of a parent's sub-entities in period t, on its active periods: round(min + (max - min) x position),
 or the followed count metric's value clipped to [min, max]; before arrival it is 0, after a terminal event
-it holds (nobody is created or removed once the parent has ended). With `removals: false` it is the
-running maximum. Sub-entities sit in numbered slots 1..count: when the count rises, the new slots are
+it holds (nobody is created once the parent has ended, and every sub-entity still alive is removed in the
+period after its parent's end). With `removals: false` it is the running maximum. Sub-entities sit in numbered slots 1..count: when the count rises, the new slots are
 filled by new sub-entities (created_date_key); when it falls, the highest slots empty first, so the most
 recently created leave first (removed_date_key, the first period without them). A slot emptied and filled
 again gets a new sub-entity. So in every active period exactly `count` sub-entities are alive.
@@ -99,6 +99,9 @@ def block_children(plan, child, block: BlockValues) -> ChildRows:
         removed[made_order[np.searchsorted(made, left)]] = gone_period[left_order]
     t = np.arange(periods)
     final = np.where(block.active, t, -1).max(axis=1)  # each parent's last active period
+    ended = (final >= 0) & (final < periods - 1)  # activity stops before the window's end only at a terminal event
+    closed = (removed < 0) & ended[parent]
+    removed = np.where(closed, final[parent] + 1, removed)  # its parent's end closes it: the next period is without
     last = np.where(removed >= 0, removed - 1, final[parent])
     return ChildRows(parent, created, removed, last)
 
@@ -115,6 +118,11 @@ def child_events(plan, child, event, block: BlockValues, rows: ChildRows) -> tup
     return owner[cell], period[cell], seconds
 
 
+def closes(plan, child) -> bool:
+    """Whether sub-entities can leave: by a falling count, or with their parent at its terminal event."""
+    return bool(child.per_parent.removals or plan.spec.terminal_event is not None)
+
+
 class ChildrenComponent(Component):
     fans_out = True
 
@@ -125,7 +133,7 @@ class ChildrenComponent(Component):
         out = {}
         for child in plan.spec.children:
             out[f"dim_{child.name}"] = TableClock(period="created_date_key", reveals=(
-                ("removed_date_key",) if child.per_parent.removals else ()))
+                ("removed_date_key",) if closes(plan, child) else ()))
             for event in child.events:
                 out[f"evt_{child.name}_{event.name}"] = TableClock(period="date_key")
         return out
@@ -159,10 +167,12 @@ class ChildrenComponent(Component):
                 field("created_date_key", pa.int32(), f"Foreign key to dim_date: the {grain} the {name} appeared; "
                       f"never before its {unit} arrived nor after its {unit} ended."),
             ]
-            if per.removals:
+            if closes(plan, child):
+                fell = (f"when the count fell, the most recently created left first; when the {unit} ended, every "
+                        f"{name} left with it" if per.removals else f"its {unit} ended")
                 fields.append(field("removed_date_key", pa.int32(), (
-                    f"Foreign key to dim_date: the first {grain} without the {name} (when the count fell, the most "
-                    f"recently created left first); null while it remains."), nullable=True))
+                    f"Foreign key to dim_date: the first {grain} without the {name} ({fell}); null while it "
+                    "remains."), nullable=True))
             shrink = ("when it falls, the most recent leave first" if per.removals else
                       "it never falls (the highest count so far)")
             out[f"dim_{name}"] = pa.schema(fields, metadata={"description": child.description or (
@@ -196,7 +206,7 @@ class ChildrenComponent(Component):
                 pa.array(np.concatenate([b.ids[r.parent] for b, r in zip(blocks, rows)])),
                 pa.array(keys[np.concatenate([r.created for r in rows])]),
             ]
-            if child.per_parent.removals:
+            if closes(plan, child):
                 removed = np.concatenate([r.removed for r in rows])
                 columns.append(pa.array(keys[np.maximum(removed, 0)], mask=removed < 0))
             out[table] = pa.Table.from_arrays(columns, schema=schemas[table])
@@ -240,15 +250,15 @@ class ChildrenComponent(Component):
                 key: [("not_null", None), ("relationships", {"to": ref(dim), "field": key})],
                 "created_date_key": [("not_null", None), *date_fk],
             }
-            if child.per_parent.removals:
+            if closes(plan, child):
                 columns["removed_date_key"] = list(date_fk)
             if lifetime:
                 columns[""] = [("dbt_plotsim.within_lifetime", {"entity": key, "entity_model": ref(dim), **lifetime,
                                                                 "period": period})
-                               for period in ["created_date_key"] + (["removed_date_key"] if child.per_parent.removals else [])]
+                               for period in ["created_date_key"] + (["removed_date_key"] if closes(plan, child) else [])]
             out[table] = columns
             bounds = {"first_column": "created_date_key"}
-            if child.per_parent.removals:
+            if closes(plan, child):
                 bounds["ended_column"] = "removed_date_key"
             for event in child.events:
                 events = {
