@@ -255,7 +255,8 @@ class ChildrenComponent(Component):
             if lifetime:
                 columns[""] = [("dbt_plotsim.within_lifetime", {"entity": key, "entity_model": ref(dim), **lifetime,
                                                                 "period": period})
-                               for period in ["created_date_key"] + (["removed_date_key"] if closes(plan, child) else [])]
+                               # not removed_date_key: a parent's end removes its sub-entities in the next period
+                               for period in ["created_date_key"]]
             out[table] = columns
             bounds = {"first_column": "created_date_key"}
             if closes(plan, child):

@@ -135,11 +135,16 @@ def _set(table: pa.Table, name: str, values) -> pa.Table:
 
 
 def _current(units: pa.Table, versions: pa.Table, value: str) -> pa.ChunkedArray:
-    """Per unit row, `value` of its version current at the clock (the versions are already clipped)."""
+    """Per unit row, `value` of its version current at the clock (the versions are already clipped); a unit
+    with none (it ended before the clock, closing its last version) keeps its value, the last one's."""
     key = units.schema.names[0]
     current = versions.filter(versions["is_current"])
     ids = current[key].to_numpy()
+    if not len(ids):
+        return units[value]
     order = np.argsort(ids, kind="stable")
-    where = np.searchsorted(ids[order], units[key].to_numpy())
-    values = current[value].take(pa.array(order[np.minimum(where, max(len(ids) - 1, 0))]))
-    return values if len(ids) else units[value]
+    wanted = units[key].to_numpy()
+    where = np.minimum(np.searchsorted(ids[order], wanted), len(ids) - 1)
+    found = ids[order][where] == wanted
+    taken = current[value].take(pa.array(order[where]))
+    return pc.if_else(pa.array(found), taken, units[value].combine_chunks())
