@@ -21,6 +21,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from dbt_plotsim.writers.duckdb import STAGING  # noqa: E402
 from tests.conftest import small_dict  # noqa: E402
 
 DBT = str(Path(sys.executable).with_name("dbt"))
@@ -53,7 +54,7 @@ def snapshot(db: Path) -> tuple:
 def staging(db: Path) -> int:
     with duckdb.connect(str(db), read_only=True) as conn:
         return conn.execute("select count(*) from information_schema.tables "
-                            "where starts_with(table_name, '_plotsim_new_')").fetchone()[0]
+                            "where starts_with(table_name, ?)", [STAGING]).fetchone()[0]
 
 
 def generate(folder: Path) -> subprocess.Popen:

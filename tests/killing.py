@@ -19,6 +19,8 @@ from pathlib import Path
 import duckdb
 import yaml
 
+from dbt_plotsim.writers.duckdb import STAGING
+
 from .conftest import small_dict
 
 SCALE = 40  # about 2-3 s of generation on this machine: room for a signal at any stage
@@ -50,7 +52,7 @@ def fingerprint(out: Path, fmt: str) -> str | None:
     with duckdb.connect(str(out), read_only=True) as conn:
         tables = [r[0] for r in conn.execute(  # staging a kill left is not data (the next run drops it)
             "select table_name from information_schema.tables where table_schema = 'main' "
-            "and not starts_with(table_name, '_plotsim_new_') order by 1").fetchall()]
+            "and not starts_with(table_name, ?) order by 1", [STAGING]).fetchall()]
         if not tables:
             return None
         digest = hashlib.sha256()
@@ -63,7 +65,7 @@ def debris(out: Path, fmt: str = "parquet") -> list[str]:
     if fmt == "duckdb":
         with duckdb.connect(str(out), read_only=True) as conn:
             return [r[0] for r in conn.execute("select table_name from information_schema.tables "
-                                               "where starts_with(table_name, '_plotsim_new_')").fetchall()]
+                                               "where starts_with(table_name, ?)", [STAGING]).fetchall()]
     store = out.parent / f".{out.name}.plotsim"
     if not store.exists():
         return []

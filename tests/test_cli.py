@@ -13,6 +13,7 @@ import yaml
 
 import dbt_plotsim
 from dbt_plotsim.cli import main
+from dbt_plotsim.writers.duckdb import STAGING
 
 from .conftest import tiny_dict
 
@@ -120,7 +121,8 @@ def test_generate_picks_duckdb_from_the_file_name(good_file, tmp_path, capsys):
     assert "(schema main)" in capsys.readouterr().out
     with duckdb.connect(str(database), read_only=True) as conn:
         assert conn.execute("select count(*) from dim_date").fetchone()[0] == EXPECTED_ROWS["dim_date"]
-        staging = conn.execute("select count(*) from information_schema.tables where table_name like '_plotsim_new_%'")
+        staging = conn.execute("select count(*) from information_schema.tables where starts_with(table_name, ?)",
+                               [STAGING])
         assert staging.fetchone()[0] == 0
     assert main(["generate", good_file, "--out", str(tmp_path / "files")]) == 0
     assert (tmp_path / "files" / "dim_date.parquet").exists()

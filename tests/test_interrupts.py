@@ -11,6 +11,7 @@ import pytest
 
 from dbt_plotsim import cli, interrupts, materialize, plugin
 from dbt_plotsim.interrupts import Interrupted
+from dbt_plotsim.writers.duckdb import STAGING
 
 from .killing import trial
 
@@ -144,5 +145,5 @@ def test_duckdb_seeing_the_interrupt_first_is_our_interrupt(tmp_path):
     with pytest.raises(Interrupted):
         write_duckdb(dbt_plotsim.stream(changed), conn, finalize=slow_bookkeeping)
     assert conn.execute("select sum(hash(f)) from fct_mrr f").fetchone() == before
-    assert conn.execute("select count(*) from information_schema.tables where table_name like '_plotsim_new_%'"
-                        ).fetchone()[0] == 0
+    assert conn.execute("select count(*) from information_schema.tables where starts_with(table_name, ?)",
+                        [STAGING]).fetchone()[0] == 0

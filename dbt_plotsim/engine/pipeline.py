@@ -12,7 +12,7 @@ from ..spec.schema import event_tables
 from .clock import clock_for, last_period
 from .components import components
 from .estimates import active_cells, row_width
-from .parts import parted_chunks, spans
+from .parts import WORKING_COPIES, parted_chunks, spans
 from .plan import MEMORY_BUDGET, Plan, plan_for
 from .rng import ENTITY_BLOCK
 from .tables import TRAJECTORY_TABLE, chunk_tables, schemas, static_tables, unit_table
@@ -128,7 +128,7 @@ def chunk_blocks_for(plan, schemas: dict[str, pa.Schema]) -> int:
     entities = max(plan.entity_count, 1)
     per_block = sum(rows / entities * ENTITY_BLOCK * row_width(schemas[name])
                     for name, rows in expected_rows(plan).items() if name in schemas)
-    return max(1, min(plan.chunk_blocks, int(MEMORY_BUDGET // max(3 * per_block, 1))))
+    return max(1, min(plan.chunk_blocks, int(MEMORY_BUDGET // max(WORKING_COPIES * per_block, 1))))
 
 
 def start(spec, chunk_entities: int | None = None, workers: int = 1) -> Generation:
