@@ -26,6 +26,11 @@ def spec_hash(spec: Spec) -> str:
     return hashlib.sha256(spec.model_dump_json().encode()).hexdigest()[:16]
 
 
+def story_hash(spec: Spec) -> str:
+    """Hash of the story: the spec without `window.as_of` (how much of it has happened)."""
+    return spec_hash(spec.model_copy(update={"window": spec.window.model_copy(update={"as_of": None})}))
+
+
 def stream(spec: SpecLike, *, chunk_entities: int | None = None, workers: int = 1) -> Generation:
     """Table layouts plus a stream of chunks, for writing large specs in bounded memory."""
     return start(_spec(spec), chunk_entities=chunk_entities, workers=workers)

@@ -97,7 +97,7 @@ def _load(args: argparse.Namespace):
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .api import stream, write_duckdb, write_parquet
+    from .api import stream, write_parquet
 
     if args.command == "templates":
         from . import templates
@@ -135,14 +135,34 @@ def _run(args: argparse.Namespace) -> int:
         args.format = "duckdb" if str(args.out).lower().endswith((".duckdb", ".db")) else "parquet"
     if args.format == "duckdb":
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        tables = write_duckdb(spec, args.out, args.schema, chunk_entities=args.chunk_entities, workers=args.workers)
+        outcome = _into_duckdb(args, spec)
+        tables = outcome.tables
         where = f"{args.out} (schema {args.schema})"
+        if outcome.status == "appended":
+            print(f"appended to {len(tables)} tables in {where} in {outcome.seconds:.1f}s: {outcome.detail}")
+            return 0
     else:
         tables = list(write_parquet(spec, args.out, chunk_entities=args.chunk_entities, workers=args.workers))
         where = args.out
     seconds = time.perf_counter() - began
     print(f"wrote {len(tables)} tables to {where} in {seconds:.1f}s: {', '.join(tables)}")
     return 0
+
+
+def _into_duckdb(args: argparse.Namespace, spec):
+    """Generate into a DuckDB file with its state (materialize.py): a run whose spec differs only by a later
+    `--as-of` appends the new periods; any other run writes everything."""
+    from .materialize import materialize
+    from .sources import SyntheticSource
+    from .writers.duckdb import connect
+
+    name = args.source or Path(args.spec).stem
+    conn = connect(args.out)
+    try:
+        return materialize(SyntheticSource(name, args.schema, spec, "duckdb", None), conn,
+                           chunk_entities=args.chunk_entities, workers=args.workers, skip_unchanged=False)
+    finally:
+        conn.close()
 
 
 def _print_fit(spec) -> None:

@@ -1,7 +1,8 @@
 """Materialize one synthetic source into a DuckDB database: tables, or views over Parquet files.
 
 Next to the tables, two small tables in the source's schema record what was generated:
-`_plotsim_state` (spec hash, seed, package version: unchanged sources are skipped) and
+`_plotsim_state` (state.py: hashes, seed, package version, the clock's period; unchanged sources are
+skipped, and a source whose `window.as_of` moved forward gets the new periods appended) and
 `_plotsim_relations` (declared lags and correlations: the ground truth the package's dbt tests read).
 Everything of one source, state included, is committed in one transaction.
 """
@@ -13,14 +14,16 @@ from dataclasses import dataclass, field
 import duckdb
 
 from . import __version__ as package_version
-from .api import spec_hash, stream
+from .api import spec_hash, story_hash, stream
+from .engine.budget import check_disk
+from .engine.calendar import date_keys
+from .engine.clock import last_period
 from .engine.fitted import relations
 from .sources import SyntheticSource
+from .state import APPEND, REGENERATE, SKIP, STATE_TABLE, Decision, count_rows, decide, existing_tables, read_state, record_state
 from . import interrupts
 from .writers.duckdb import rollback, quote, write_duckdb
 from .writers.parquet import write_parquet
-
-STATE_TABLE = "_plotsim_state"
 
 
 def _faker_version() -> str:
@@ -40,7 +43,7 @@ RELATIONS_TABLE = "_plotsim_relations"
 @dataclass
 class Outcome:
     source: str
-    status: str  # generated | skipped
+    status: str  # generated | appended | skipped
     tables: list[str] = field(default_factory=list)
     rows: int = 0
     seconds: float = 0.0
@@ -53,68 +56,66 @@ class Outcome:
 
 
 def materialize(source: SyntheticSource, conn: duckdb.DuckDBPyConnection, *, force: bool = False,
-                chunk_entities: int | None = None, workers: int = 1) -> Outcome:
+                chunk_entities: int | None = None, workers: int = 1, skip_unchanged: bool = True) -> Outcome:
+    """Generate a source into `conn` (state.py decides: skip, append or regenerate; `force` regenerates).
+    `skip_unchanged=False` never skips (the CLI writes when asked) but still appends when it can."""
     began = time.perf_counter()
-    digest = spec_hash(source.spec)
+    digest, story = spec_hash(source.spec), story_hash(source.spec)
     generation = stream(source.spec, chunk_entities=chunk_entities, workers=workers)
     interrupts.check()  # planning may take seconds: a Ctrl-C meanwhile stops before anything is written
     tables = generation.table_names
-    rows = sum(generation.row_counts().values())
-    if not force:
-        reason = _up_to_date(conn, source, digest, tables)
-        if reason:
-            return Outcome(source.name, "skipped", tables, rows, time.perf_counter() - began, reason)
+    plan = generation.plan
+    keys = date_keys(plan.starts)
+    last = last_period(plan)
+    decision = Decision(REGENERATE, "forced") if force else _decide(conn, source, generation, digest, story, keys, last,
+                                                                    skip_unchanged)
+    if decision.action == SKIP:
+        rows = sum(generation.row_counts().values())
+        return Outcome(source.name, "skipped", tables, rows, time.perf_counter() - began, decision.detail)
+    appended = decision.action == APPEND
+    if appended:
+        generation = generation.append_after(decision.since)
+    base = count_rows(conn, source.schema, tables) if appended else 0
 
     def record(connection: duckdb.DuckDBPyConnection) -> None:
-        _record_state(connection, source, digest, tables, sum(generation.written.values()))
-        _record_relations(connection, source, generation.plan)
+        written = sum(generation.written.values())
+        total = count_rows(connection, source.schema, tables) if appended else written
+        record_state(connection, source.schema, source.name, spec_hash=digest, story_hash=story,
+                     seed=source.spec.seed, version=__version__, output=source.output, tables=tables, rows=total,
+                     as_of=source.spec.window.as_of or source.spec.window.end, last_period_key=int(keys[last]))
+        _record_relations(connection, source, plan)
 
     if source.output == "parquet":
         manifest = {"spec_hash": digest, "seed": source.spec.seed, "dbt_plotsim": __version__,
-                    "relations": relations(generation.plan)}
+                    "relations": relations(plan)}
         write_parquet(generation, source.path, manifest,
                       commit=lambda paths: _views_over_parquet(conn, source.schema, paths, record))
     else:
-        write_duckdb(generation, conn, source.schema, finalize=record)
+        database = conn.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()
+        if database and database[0]:  # a file, not :memory:
+            check_disk(generation, database[0])
+        write_duckdb(generation, conn, source.schema, finalize=record, append=appended)
     rows = sum(generation.written.values())
-    return Outcome(source.name, "generated", tables, rows, time.perf_counter() - began,
-                   warnings=generation.plan.warnings)
+    detail = f"{decision.detail}: {rows:,} rows written to {base:,}" if appended else decision.detail
+    return Outcome(source.name, "appended" if appended else "generated", tables, rows, time.perf_counter() - began,
+                   detail, warnings=plan.warnings)
 
 
-def _existing_tables(conn, schema: str) -> set[str]:
-    rows = conn.execute(
-        "select table_name from information_schema.tables where table_schema = ?", [schema]
-    ).fetchall()
-    return {r[0] for r in rows}
+def _decide(conn, source: SyntheticSource, generation, digest: str, story: str, keys, last: int,
+            skip_unchanged: bool) -> Decision:
+    tables = generation.table_names
+    present = set(tables) <= existing_tables(conn, source.schema)
+    if source.output == "parquet":
+        present = present and all((source.path / f"{t}.parquet").exists() for t in tables)
+    recorded = read_state(conn, source.schema, source.name)
+    counted = count_rows(conn, source.schema, tables) if present and recorded is not None else None
+    return decide(recorded, spec_hash=digest, story_hash=story, version=__version__, output=source.output,
+                  present=present, counted=counted, period_keys=keys, last=last, skip_unchanged=skip_unchanged,
+                  can_append=source.output == "duckdb")
 
 
-def _up_to_date(conn, source: SyntheticSource, digest: str, tables: list[str]) -> str:
-    existing = _existing_tables(conn, source.schema)
-    if STATE_TABLE not in existing:
-        return ""
-    row = conn.execute(
-        f"select spec_hash, package_version, output, total_rows from {quote(source.schema)}.{STATE_TABLE} "
-        "where source_name = ?", [source.name],
-    ).fetchall()
-    if not row or tuple(row[0][:3]) != (digest, __version__, source.output):
-        return ""
-    if not set(tables) <= existing:
-        return ""
-    if source.output == "parquet" and not all((source.path / f"{t}.parquet").exists() for t in tables):
-        return ""
-    # rows deleted or added by hand since: count(*) is cheap (DuckDB and Parquet both keep it as metadata)
-    counts = " + ".join(f"(select count(*) from {quote(source.schema)}.{quote(t)})" for t in tables)
-    counted = conn.execute(f"select {counts}").fetchone()[0]
-    if counted != row[0][3]:
-        return ""
-    return f"spec unchanged (hash {digest}), tables present with their {counted:,} rows"
-
-
-def _ensure_meta_tables(conn, schema: str) -> None:
+def _ensure_relations_table(conn, schema: str) -> None:
     s = quote(schema)
-    conn.execute(f"""create table if not exists {s}.{STATE_TABLE} (
-        source_name varchar primary key, spec_hash varchar, seed bigint, package_version varchar,
-        output varchar, tables varchar, total_rows bigint, generated_at timestamp)""")
     conn.execute(f"""create table if not exists {s}.{RELATIONS_TABLE} (
         source_name varchar, kind varchar, metric varchar, other varchar, value double, weight double)""")
     for column, kind in (("declared", "double"), ("delivered", "double"), ("scope", "varchar")):
@@ -122,19 +123,11 @@ def _ensure_meta_tables(conn, schema: str) -> None:
         conn.execute(f"alter table {s}.{RELATIONS_TABLE} add column if not exists {column} {kind}")
 
 
-def _record_state(conn, source: SyntheticSource, digest: str, tables: list[str], rows: int) -> None:
-    _ensure_meta_tables(conn, source.schema)
-    s = quote(source.schema)
-    conn.execute(f"delete from {s}.{STATE_TABLE} where source_name = ?", [source.name])
-    conn.execute(
-        f"insert into {s}.{STATE_TABLE} values (?, ?, ?, ?, ?, ?, ?, current_timestamp::timestamp)",
-        [source.name, digest, source.spec.seed, __version__, source.output, ",".join(tables), rows],
-    )
-
-
 def _record_relations(conn, source: SyntheticSource, plan) -> None:
+    _ensure_relations_table(conn, source.schema)
     s = quote(source.schema)
-    conn.execute(f"delete from {s}.{RELATIONS_TABLE} where source_name = ?", [source.name])
+    conn.execute(f"delete from {s}.{RELATIONS_TABLE} where source_name = ? or source_name not in "
+                 f"(select source_name from {s}.{STATE_TABLE})", [source.name])  # and those of overwritten sources
     rows = [(source.name, r["kind"], r["metric"], r["other"], r["value"], r["weight"], r["declared"], r["delivered"],
              r["scope"]) for r in relations(plan)]
     if rows:

@@ -47,6 +47,9 @@
       {% endfor %}
       {{ log(label ~ " OK synthetic source " ~ source.name ~ ": " ~ outcome.tables | length ~ " tables, "
              ~ "{:,}".format(outcome.rows) ~ " rows in " ~ outcome.seconds ~ "s", info=true) }}
+    {% elif outcome.status == 'appended' %}
+      {{ log(label ~ " APPEND synthetic source " ~ source.name ~ ": " ~ outcome.detail ~ " in " ~ outcome.seconds
+             ~ "s", info=true) }}
     {% elif outcome.status == 'skipped' %}
       {{ log(label ~ " SKIP synthetic source " ~ source.name ~ ": " ~ outcome.detail ~ " (force: true regenerates)", info=true) }}
     {% elif outcome.status == 'interrupted' %}

@@ -56,8 +56,10 @@ def fingerprint(out: Path, fmt: str) -> str | None:
         if not tables:
             return None
         digest = hashlib.sha256()
-        for table in tables:
-            digest.update(repr(conn.execute(f'select count(*), sum(hash(t)) from "{table}" t').fetchall()).encode())
+        for table in tables:  # the state's generated_at is a wall-clock time, not content
+            columns = "* exclude (generated_at)" if table == "_plotsim_state" else "*"
+            digest.update(repr(conn.execute(f'select count(*), sum(hash(t)) from (select {columns} from "{table}") t')
+                               .fetchall()).encode())
         return digest.hexdigest()
 
 

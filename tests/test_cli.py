@@ -135,11 +135,28 @@ def test_generate_duckdb_into_schema(good_file, tmp_path, capsys):
     with duckdb.connect(str(database), read_only=True) as conn:
         tables = {name for (name,) in conn.execute(
             "select table_name from information_schema.tables where table_schema = 's'").fetchall()}
-        assert tables == set(EXPECTED_ROWS)
+        assert tables == set(EXPECTED_ROWS) | {"_plotsim_state", "_plotsim_relations"}  # state: appends
         for name, rows in EXPECTED_ROWS.items():
             assert conn.execute(f'select count(*) from s."{name}"').fetchone()[0] == rows
         assert conn.execute(
             "select count(*) from information_schema.tables where table_schema = 'main'").fetchone()[0] == 0
+
+
+def test_generate_duckdb_appends_when_only_as_of_moves(good_file, tmp_path, capsys):
+    database = tmp_path / "grow.duckdb"
+    assert main(["generate", good_file, "--out", str(database), "--as-of", "2024-03-15"]) == 0
+    assert capsys.readouterr().out.startswith("wrote ")
+    assert main(["generate", good_file, "--out", str(database), "--as-of", "2024-07-01"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("appended to ") and "window.as_of moved forward 4 period(s)" in out
+    full = tmp_path / "full.duckdb"
+    assert main(["generate", good_file, "--out", str(full), "--as-of", "2024-07-01"]) == 0
+    with duckdb.connect(str(database), read_only=True) as grown, duckdb.connect(str(full), read_only=True) as whole:
+        for name in EXPECTED_ROWS:
+            query = f'select * from "{name}" order by all'
+            assert grown.execute(query).fetchall() == whole.execute(query).fetchall(), name
+    assert main(["generate", good_file, "--out", str(database)]) == 0  # to the end: appends again
+    assert "appended" in capsys.readouterr().out
 
 
 def test_generate_parquet_with_bad_spec_writes_nothing(bad_file, tmp_path, capsys):

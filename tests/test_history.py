@@ -14,15 +14,9 @@ import dbt_plotsim
 from dbt_plotsim import SpecError, load_spec
 from dbt_plotsim.engine.block import BlockValues
 from dbt_plotsim.engine.events import EventRows
-from dbt_plotsim.engine.history import (
-    HistoryComponent,
-    StagesComponent,
-    history_levels,
-    history_rows,
-    run_lengths,
-    stage_matrix,
-    transition_pairs,
-)
+from dbt_plotsim.engine.history import HistoryComponent, history_levels, history_rows
+from dbt_plotsim.engine.stages import StagesComponent, stage_matrix, transition_pairs
+from dbt_plotsim.engine.states import run_lengths
 from dbt_plotsim.engine.pipeline import start
 from dbt_plotsim.engine.plan import SegmentPlan, plan_for
 from dbt_plotsim.spec.history import History, Stages
@@ -105,18 +99,20 @@ def test_scd2_no_overlap_names_each_broken_version():
         (1, date '2024-01-01', date '2024-03-01', false),  -- overlaps the next version
         (1, date '2024-02-01', null, true),
         (2, date '2024-01-01', date '2024-02-01', true),   -- gap before the next; current but not latest
-        (2, date '2024-03-01', null, false),               -- latest but not current
+        (2, date '2024-03-01', null, false),               -- open but not current
         (3, date '2024-01-01', date '2024-01-01', true),   -- empty range
         (4, date '2024-01-01', null, false),               -- open before a later version
         (4, date '2024-02-01', date '2024-03-01', true),   -- current with a valid_to
         (5, date '2024-01-01', date '2024-02-01', false),  -- fine
-        (5, date '2024-02-01', null, true)
+        (5, date '2024-02-01', null, true),
+        (6, date '2024-01-01', date '2024-02-01', false),  -- fine: ended (its latest version is closed)
+        (6, date '2024-02-01', date '2024-04-01', false)
     ) t(company_id, valid_from, valid_to, is_current)""")
     rows = conn.execute(scd2_sql("broken") + " order by 1, 2").fetchall()
     assert [(r[0], r[4]) for r in rows] == [
         (1, "overlaps the next version"),
         (2, "gap before the next version"),
-        (2, "latest version is not current"),
+        (2, "open range (valid_to null) is not current"),
         (3, "range ends before it starts"),
         (4, "open range (valid_to null) before a later version"),
         (4, "current row has a valid_to"),
@@ -126,7 +122,8 @@ def test_scd2_no_overlap_names_each_broken_version():
     inclusive = conn.execute(scd2_sql("broken", is_current=None, inclusive_end=True) + " order by 1").fetchall()
     assert [(r[0], r[4]) for r in inclusive] == [
         (1, "overlaps the next version"), (2, "gap before the next version"),
-        (4, "open range (valid_to null) before a later version"), (5, "overlaps the next version")]
+        (4, "open range (valid_to null) before a later version"), (5, "overlaps the next version"),
+        (6, "overlaps the next version")]
     with pytest.raises(ValueError, match="give `entity`"):
         scd2_sql("broken", entity=None)
 
@@ -184,18 +181,46 @@ def test_tables_columns_and_descriptions(tables):
         assert schema.metadata[b"description"]
         assert all(f.metadata[b"description"] for f in schema)
     assert b"valid_to (exclusive, null on the current row)" in history.metadata[b"description"]
+    assert b"its last version closes" in history.metadata[b"description"]
 
 
-def test_exactly_one_current_row_per_entity(conn):
+def test_one_current_row_per_entity_until_it_ends(conn):
+    """An entity that has not ended (or ended in the last period) has exactly one current row; one that ended
+    before has none: its last version closes on the first day of the period after its end."""
     assert scalar(conn, "select count(*) from dim_company") == 3100
-    assert scalar(conn, """select count(*) from dim_company d
-        where (select count(*) from dim_company_plan_history h
-               where h.company_id = d.company_id and h.is_current) <> 1""") == 0
+    last = scalar(conn, "select max(date_key) from dim_date")
+    counts = conn.execute(f"""select d.ended_date_key is not null and d.ended_date_key < {last} as gone,
+            count(*) filter (where (select count(*) from dim_company_plan_history h
+                                    where h.company_id = d.company_id and h.is_current) <> (not gone)::int),
+            count(*)
+        from dim_company d group by 1 order by 1""").fetchall()
+    assert [(gone, wrong) for gone, wrong, _ in counts] == [(False, 0), (True, 0)]
+    assert counts[1][2] > 100  # enough ended companies to mean something
     assert scalar(conn, "select count(*) from dim_company_plan_history where is_current <> (valid_to is null)") == 0
+    closes = conn.execute("""select count(*), count(*) filter (where h.valid_to <> (select min(period_start)
+            from dim_date where date_key > d.ended_date_key))
+        from dim_company d join dim_company_plan_history h using (company_id)
+        where h.valid_to is not null and not exists (select 1 from dim_company_plan_history n
+              where n.company_id = h.company_id and n.valid_from = h.valid_to)""").fetchone()
+    assert closes[0] > 100 and closes[1] == 0  # every closed last version closes the period after the end
     assert scalar(conn, """select count(*) from dim_company d join dim_company_plan_history h
         on h.company_id = d.company_id and h.is_current where h.plan <> d.plan""") == 0  # dim holds the current value
-    assert scalar(conn, "select count(*) from dim_company_plan_history") == \
-        scalar(conn, "select max(plan_history_id) from dim_company_plan_history")  # ids run 1, 2, ...
+    assert scalar(conn, """select count(*) from dim_company d where plan <> (select arg_max(plan, valid_from)
+        from dim_company_plan_history h where h.company_id = d.company_id)""") == 0  # or the last one once ended
+
+
+def test_facts_and_events_carry_the_version_valid_in_their_period(conn, tables):
+    """Every fact and event row's plan_history_id is the version of its company whose range holds the
+    period's first day; the key is company_id x 100 + the period index the version began (24 periods)."""
+    for table in ("fct_engagement", "fct_mrr", "evt_churn"):
+        assert "plan_history_id" in tables[table].schema.names
+        assert scalar(conn, f"""select count(*) from {table} f
+            join dim_date d using (date_key)
+            left join dim_company_plan_history h on h.plan_history_id = f.plan_history_id
+            where h.company_id is distinct from f.company_id or d.period_start < h.valid_from
+               or d.period_start >= coalesce(h.valid_to, date '9999-12-31')""") == 0
+    assert scalar(conn, """select count(*) from dim_company_plan_history h join dim_date d
+        on d.period_start = h.valid_from where h.plan_history_id <> h.company_id * 100 + d.period_index""") == 0
 
 
 def test_ranges_start_at_arrival_and_touch_exactly(conn):
@@ -496,3 +521,20 @@ def test_the_valid_spec_loads_and_stages_default_to_the_first_state():
 def test_structural_errors_in_a_history_item_name_the_attribute():
     problems = problems_of(spec_with(history_edit(up_when={"above": 0.7, "for": 0})))
     assert any(p.path == "history.plan.up_when.for" for p in problems), problems
+
+
+@pytest.mark.parametrize("as_of", ["2024-05-10", "2025-02-01", None])
+def test_the_current_table_is_the_state_a_source_shows_at_the_clock(as_of):
+    """dim_company_plan_current holds one row per company arrived and not ended by as_of: the value and the
+    valid_from (as updated_at) of its current version."""
+    data = spec_with(lambda d: d["history"][0].update(current_table=True))
+    tables = start(load_spec(data, as_of=as_of)).tables()
+    conn = registered(tables)
+    current = tables["dim_company_plan_current"]
+    assert current.schema.names == ["company_id", "plan", "updated_at"]
+    expected = conn.execute("""select company_id, plan, valid_from::timestamp from dim_company_plan_history
+        where is_current order by 1""").fetchall()
+    assert conn.execute("select * from dim_company_plan_current order by 1").fetchall() == expected
+    alive = conn.execute("""select count(*) from dim_company where ended_date_key is null
+        or ended_date_key = (select max(date_key) from fct_engagement)""").fetchone()[0]
+    assert len(expected) == alive > 1000

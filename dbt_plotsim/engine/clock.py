@@ -9,6 +9,12 @@ one. Keys are those of the whole story, so before the window's end they may have
 
 Each table says how it follows the clock with a `TableClock` (tables.py for the core tables, each component
 for its own); `Clock.apply` enforces them on every chunk, vectorized over its rows.
+
+An append (moving the clock from period `since` to a later one) needs only what changed: tables whose rows
+never change once they exist (`growing`: facts, events, transactions and their lines) get the rows of the
+new periods; tables whose rows a later period may change (dimensions with revealed dates or current values,
+SCD2 versions) are rewritten whole, which costs one row per entity or version, not per entity-period; tables
+that do not depend on entities (dim_date, reference lookups) are left as they are.
 """
 from __future__ import annotations
 
@@ -30,6 +36,8 @@ class TableClock:
     reveals: tuple[str, ...] = ()  # date-key columns that stay null until their period has happened
     versions: bool = False  # SCD2 valid_from / valid_to / is_current: versions current at the clock
     current: dict[str, tuple[str, str]] = field(default_factory=dict)  # column -> (version table, its value)
+    mutable: bool = False  # other values follow the clock too (dim_<unit>'s end_position)
+    current_of: str | None = None  # rows are this version table's current rows, taken again at the clock
 
 
 def last_period(plan) -> int:
@@ -41,23 +49,54 @@ def last_period(plan) -> int:
     return int(np.searchsorted(plan.starts, np.datetime64(as_of, "D"), side="right")) - 1
 
 
+def growing(rules: dict[str, TableClock]) -> set[str]:
+    """Tables whose rows never change once they exist: a period column and nothing the clock reveals later,
+    or a parent that is itself growing (lines of a transaction)."""
+    def grows(name: str, seen: tuple = ()) -> bool:
+        rule = rules.get(name)
+        if rule is None or name in seen or rule.reveals or rule.versions or rule.current or rule.mutable \
+                or rule.current_of:
+            return False
+        return rule.period is not None or (rule.parent is not None and grows(rule.parent[0], seen + (name,)))
+
+    return {name for name in rules if grows(name)}
+
+
+@dataclass(frozen=True)
+class Since:
+    """The period an append starts after: growing tables keep only rows of later periods."""
+
+    key: int  # date key of the last period already written
+    start: np.datetime64  # its first day
+    growing: frozenset[str]
+    unchanged: frozenset[str]  # tables that do not depend on entities: left out of the chunks
+
+
 @dataclass(frozen=True)
 class Clock:
     last: int  # index of the last period that has happened
     key: int  # its date key (yyyymmdd)
     start: np.datetime64  # its first day
     rules: dict[str, TableClock]
+    since: Since | None = None
 
     def apply(self, chunk: dict[str, pa.Table]) -> dict[str, pa.Table]:
         out = dict(chunk)
         for name in _ordered(self.rules, chunk):
-            out[name] = self._table(out[name], self.rules[name], out, chunk)
+            out[name] = self._table(name, out[name], self.rules[name], out, chunk)
+        if self.since is not None:
+            out = {name: table for name, table in out.items() if name not in self.since.unchanged}
         return out
 
-    def _table(self, table: pa.Table, rule: TableClock, done: dict[str, pa.Table], raw: dict[str, pa.Table]) -> pa.Table:
+    def _table(self, name: str, table: pa.Table, rule: TableClock, done: dict[str, pa.Table],
+               raw: dict[str, pa.Table]) -> pa.Table:
+        if rule.current_of is not None:
+            return current_rows(done[rule.current_of], table.schema) if rule.current_of in done else table
         keep = None
         if rule.period is not None:
             keep = pc.less_equal(table[rule.period], self._bound(table[rule.period]))
+            if self.since is not None and name in self.since.growing:
+                keep = pc.and_(keep, pc.greater(table[rule.period], self._bound(table[rule.period], self.since)))
         if rule.parent is not None and rule.parent[0] in raw:
             parent, column = rule.parent
             kept = done[parent][column]
@@ -77,18 +116,15 @@ class Clock:
         return table
 
 
-    def _bound(self, column: pa.ChunkedArray) -> pa.Scalar:
-        """The clock as a value of the column's type: the last period's first day, or its date key."""
+    def _bound(self, column: pa.ChunkedArray, at=None) -> pa.Scalar:
+        """The clock (or `at`, a Since) as a value of the column's type: the period's first day, or its key."""
+        at = at or self
         if pa.types.is_date(column.type):
-            return pa.scalar(self.start.astype("datetime64[D]").item(), column.type)
-        return pa.scalar(self.key, column.type)
+            return pa.scalar(at.start.astype("datetime64[D]").item(), column.type)
+        return pa.scalar(at.key, column.type)
 
 
-def clock_for(plan, schemas: dict[str, pa.Schema]) -> Clock | None:
-    """The clock of a plan, or None when the whole window has happened (nothing to hold back)."""
-    last = last_period(plan)
-    if last >= plan.periods - 1:
-        return None
+def rules_for(plan, schemas: dict[str, pa.Schema]) -> dict[str, TableClock]:
     from .components import components
     from .tables import core_clock
 
@@ -96,14 +132,38 @@ def clock_for(plan, schemas: dict[str, pa.Schema]) -> Clock | None:
     for component in components(plan):
         for name, rule in component.clock(plan).items():
             rules[name] = _merged(rules[name], rule) if name in rules else rule
-    rules = {name: rule for name, rule in rules.items() if name in schemas}
-    return Clock(last, int(date_keys(plan.starts[last : last + 1])[0]), plan.starts[last], rules)
+    return {name: rule for name, rule in rules.items() if name in schemas}
+
+
+def clock_for(plan, schemas: dict[str, pa.Schema], since: int | None = None) -> Clock | None:
+    """The clock of a plan, or None when the whole window has happened (nothing to hold back) and this is
+    not an append; `since` (a period index before the clock's) makes it an append after that period."""
+    last = last_period(plan)
+    if last >= plan.periods - 1 and since is None:
+        return None
+    rules = rules_for(plan, schemas)
+    after = None
+    if since is not None:
+        from .tables import static_names
+
+        after = Since(int(date_keys(plan.starts[since : since + 1])[0]), plan.starts[since],
+                      frozenset(growing(rules)), frozenset(static_names(plan, schemas)))
+    return Clock(last, int(date_keys(plan.starts[last : last + 1])[0]), plan.starts[last], rules, after)
 
 
 def _merged(a: TableClock, b: TableClock) -> TableClock:
     """Two components' rules for one table (dim_<unit> gets its own and the history's)."""
     return TableClock(a.period or b.period, a.parent or b.parent, a.reveals + b.reveals, a.versions or b.versions,
-                      {**a.current, **b.current})
+                      {**a.current, **b.current}, a.mutable or b.mutable, a.current_of or b.current_of)
+
+
+def current_rows(versions: pa.Table, schema: pa.Schema) -> pa.Table:
+    """The current state a source system shows: each current version's entity and value, with `updated_at`
+    the moment it took effect (its valid_from)."""
+    current = versions.filter(versions["is_current"])
+    columns = {name: current[name] for name in schema.names if name != "updated_at"}
+    columns["updated_at"] = current["valid_from"].cast(pa.timestamp("s"))
+    return pa.Table.from_pydict(columns, schema=schema)
 
 
 def _ordered(rules: dict[str, TableClock], chunk: dict) -> list[str]:
@@ -118,6 +178,8 @@ def _ordered(rules: dict[str, TableClock], chunk: dict) -> list[str]:
             visit(needed)
         for versions, _ in rule.current.values():
             visit(versions)
+        if rule.current_of:
+            visit(rule.current_of)
         order.append(name)
 
     for name in chunk:

@@ -7,6 +7,8 @@ own module and is listed in `COMPONENTS`; a component whose spec section is empt
 Contract, all vectorized over the entities of the blocks given:
 - `schemas(plan)`: the tables it adds (name -> Arrow schema with descriptions), in output order;
 - `unit_fields(plan)`: columns it adds to dim_<unit>;
+- `period_fields(plan)` / `period_columns(plan, blocks)`: columns it adds to every fact and unit event table,
+  given as (n, P) values per entity and period of `blocks` (a row takes its entity's value in its period);
 - `static_tables(plan)`: tables that do not depend on entities (reference lookups), written once;
 - `unit_columns(plan, blocks)`: values of its dim_<unit> columns for the entities of `blocks`;
 - `chunk_tables(plan, blocks, counters)`: its entity-dependent rows for `blocks` (consecutive, in output
@@ -44,6 +46,12 @@ class Component:
 
     def unit_fields(self, plan) -> list[pa.Field]:
         return []
+
+    def period_fields(self, plan) -> list[pa.Field]:
+        return []
+
+    def period_columns(self, plan, blocks) -> dict[str, np.ndarray]:
+        return {}
 
     def static_tables(self, plan, schemas: dict[str, pa.Schema]) -> dict[str, pa.Table]:
         return {}

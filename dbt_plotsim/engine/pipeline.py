@@ -9,13 +9,13 @@ import pyarrow as pa
 
 from .block import block_base, with_rate_events
 from ..spec.schema import event_tables
-from .clock import clock_for, last_period
+from .clock import clock_for, growing, last_period, rules_for
 from .components import components
 from .estimates import active_cells, row_width
 from .parts import WORKING_COPIES, parted_chunks, spans
 from .plan import MEMORY_BUDGET, Plan, plan_for
 from .rng import ENTITY_BLOCK
-from .tables import TRAJECTORY_TABLE, chunk_tables, schemas, static_tables, unit_table
+from .tables import TRAJECTORY_TABLE, chunk_tables, schemas, static_names, static_tables, unit_table
 
 
 @dataclass
@@ -25,6 +25,7 @@ class Generation:
     plan: Plan
     chunk_blocks: int
     workers: int = 1
+    since: int | None = None  # an append: the last period already written (clock.Since)
     schemas: dict[str, pa.Schema] = field(init=False)
     written: dict[str, int] = field(init=False)  # rows yielded so far, per table
 
@@ -45,6 +46,22 @@ class Generation:
         return {name: int(round(rows if name in fixed or share == 1 else rows * share))
                 for name, rows in expected_rows(self.plan).items()}
 
+    def append_after(self, since: int) -> "Generation":
+        """The same generation as an append after period `since` (before the clock's): growing tables get the
+        rows of the later periods only, the tables a later period may change are rewritten, static ones
+        left out."""
+        if not 0 <= since <= last_period(self.plan):
+            raise ValueError(f"bug: append after period {since}, outside 0..{last_period(self.plan)}")
+        return Generation(self.plan, self.chunk_blocks, self.workers, since)
+
+    def layout(self) -> tuple[list[str], list[str]]:
+        """(growing tables: appended to, rewritten tables) of an append; the rest stay as they are."""
+        rules = rules_for(self.plan, self.schemas)
+        grows = growing(rules)
+        unchanged = set(static_names(self.plan, self.schemas))
+        names = list(self.schemas)
+        return ([n for n in names if n in grows], [n for n in names if n not in grows and n not in unchanged])
+
     def _units(self) -> list[tuple]:
         return [(seg, b) for seg in self.plan.segments for b in range(seg.blocks)]
 
@@ -52,7 +69,7 @@ class Generation:
         """dim_date first, then entity tables chunk by chunk (each chunk: up to `chunk_blocks` blocks), each
         holding what exists by `window.as_of` (clock.py)."""
         self.written = {name: 0 for name in self.schemas}
-        clock = clock_for(self.plan, self.schemas)
+        clock = clock_for(self.plan, self.schemas, self.since)
         for chunk in self._chunks():
             if clock is not None:
                 chunk = clock.apply(chunk)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
@@ -148,7 +148,14 @@ def plan_for(spec) -> Plan:
 
 
 def build_plan(spec) -> tuple[Plan | None, list[Problem]]:
-    return _build_cached(spec.model_dump_json())
+    """The plan of the story: calibration never reads `window.as_of` (an append must reproduce the values),
+    so one plan serves every as_of and only its spec is swapped."""
+    as_of = spec.window.as_of
+    if as_of is None:
+        return _build_cached(spec.model_dump_json())
+    story = spec.model_copy(update={"window": spec.window.model_copy(update={"as_of": None})})
+    plan, problems = _build_cached(story.model_dump_json())
+    return (None if plan is None else replace(plan, spec=spec)), problems
 
 
 @lru_cache(maxsize=8)

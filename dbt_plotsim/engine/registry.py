@@ -2,7 +2,8 @@
 from .attributes import AttributesComponent, ReferenceComponent
 from .bridges import BridgesComponent
 from .children import ChildrenComponent
-from .history import HistoryComponent, StagesComponent
+from .history import HistoryComponent
+from .stages import StagesComponent
 from .transactions import TransactionsComponent
 
 COMPONENTS = [

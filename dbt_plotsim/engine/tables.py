@@ -109,10 +109,12 @@ def schemas(plan: Plan) -> dict[str, pa.Schema]:
         "description": f"One row per {spec.unit}" + (f" ({spec.about})" if spec.about else "") + "."})
     for component in components(plan):  # reference lookups and other dimensions before the facts
         out.update(component.schemas(plan))
+    carried = [f for component in components(plan) for f in component.period_fields(plan)]
     for fact in plan.facts:
         fields = [
             _field(key, pa.int64(), f"Foreign key to {unit_table(plan)}.", nullable=False),
             _field("date_key", pa.int32(), "Foreign key to dim_date.", nullable=False),
+            *carried,
         ]
         for m in fact.metrics:
             kind = pa.int64() if spec.metrics[m].type == "count" else pa.float64()
@@ -136,6 +138,7 @@ def schemas(plan: Plan) -> dict[str, pa.Schema]:
         out[table] = pa.schema(head + [
             _field("date_key", pa.int32(), "Foreign key to dim_date: the period of the event.", nullable=False),
             _field("occurred_at", pa.timestamp("s"), "When it happened, inside its period.", nullable=False),
+            *carried,
         ], metadata={"description": about})
     if spec.tables.trajectory:
         out[TRAJECTORY_TABLE] = pa.schema([
@@ -153,7 +156,8 @@ def core_clock(plan: Plan) -> dict:
 
     spec = plan.spec
     out = {unit_table(plan): TableClock(period="first_date_key" if uses_arrivals(plan) else None,
-                                        reveals=("ended_date_key",) if spec.terminal_event is not None else ())}
+                                        reveals=("ended_date_key",) if spec.terminal_event is not None else (),
+                                        mutable=True)}
     for name in [fact.name for fact in plan.facts] + [TRAJECTORY_TABLE] + [t for t, _, _ in event_tables(spec)]:
         out[name] = TableClock(period="date_key")
     return out
@@ -183,6 +187,11 @@ def static_tables(plan: Plan, schemas: dict[str, pa.Schema]) -> dict[str, pa.Tab
     for component in components(plan):
         out.update(component.static_tables(plan, schemas))
     return out
+
+
+def static_names(plan: Plan, schemas: dict[str, pa.Schema]) -> list[str]:
+    """Names of the tables that do not depend on entities (the same at every as_of)."""
+    return list(static_tables(plan, schemas))
 
 
 def date_table(plan: Plan, schema: pa.Schema) -> pa.Table:
@@ -275,8 +284,11 @@ def _entity_tables(plan: Plan, schemas: dict[str, pa.Schema], blocks: list[Block
     for component in components(plan):
         if not component.fans_out:
             out.update(component.chunk_tables(plan, blocks, schemas, counters))
+    carried = _period_columns(plan, blocks)
     for fact in plan.facts:
         columns = {key: cell_ids, "date_key": cell_dates}
+        for name, values in carried.items():
+            columns[name] = values.ravel() if everyone else values.ravel()[active]
         for m in fact.metrics:
             values = np.concatenate([b.values[m] for b in blocks]).ravel()
             masks = [b.missing[m] for b in blocks]
@@ -308,6 +320,8 @@ def _event_tables(plan: Plan, schemas: dict[str, pa.Schema], blocks: list[BlockV
     key = unit_key(plan)
     keys_by_period = date_keys(plan.starts)
     out: dict[str, pa.Table] = {}
+    carried = _period_columns(plan, blocks) if event_tables(plan.spec) else {}
+    ids = np.concatenate([b.ids for b in blocks])
     for table, events, declared in event_tables(plan.spec):
         rows = [(kind, b.events[name]) for kind, name in enumerate(events) for b in blocks]
         entity = np.concatenate([r.entity for _, r in rows])
@@ -323,7 +337,19 @@ def _event_tables(plan: Plan, schemas: dict[str, pa.Schema], blocks: list[BlockV
             columns["event_type"] = pa.array(np.asarray(events, dtype=object)[kind], type=pa.string())
         columns["date_key"] = keys_by_period[period]
         columns["occurred_at"] = moments(plan, period, seconds)
+        if carried:
+            rows_of = np.searchsorted(ids, entity)
+            for name, values in carried.items():
+                columns[name] = values[rows_of, period]
         out[table] = pa.Table.from_pydict(columns, schema=schemas[table])
+    return out
+
+
+def _period_columns(plan: Plan, blocks: list[BlockValues]) -> dict[str, np.ndarray]:
+    """The components' (n, P) columns carried by every fact and unit event row (history.version_keys)."""
+    out: dict[str, np.ndarray] = {}
+    for component in components(plan):
+        out.update(component.period_columns(plan, blocks))
     return out
 
 

@@ -6,6 +6,7 @@ history:
     initial: {follows: trajectory}                # or {weights: [0.6, 0.3, 0.1]} or {value: starter}
     up_when: {metric: trajectory, above: 0.7, for: 2}
     down_when: {metric: engagement, below: 0.3, for: 2}
+    current_table: true                           # also dim_<unit>_plan_current, to run dbt snapshot over
 
 stages:
   states: [trial, active, at_risk, churned]
@@ -26,7 +27,7 @@ from .base import Identifier, StrictModel
 from .lifecycle import Condition
 
 # Columns every history table has besides the attribute itself (the attribute must not take these names).
-HISTORY_COLUMNS = ("valid_from", "valid_to", "is_current")
+HISTORY_COLUMNS = ("valid_from", "valid_to", "is_current", "updated_at")
 
 
 class Initial(StrictModel):
@@ -44,9 +45,14 @@ class History(StrictModel):
     up_when: Condition | None = None
     down_when: Condition | None = None
     description: str | None = None
+    current_table: bool = Field(False, description="also write dim_<unit>_<attribute>_current: the current state "
+                                "as a source system shows it at window.as_of, for dbt snapshot")
 
     def table(self, unit: str) -> str:
         return f"dim_{unit}_{self.attribute}_history"
+
+    def current(self, unit: str) -> str:
+        return f"dim_{unit}_{self.attribute}_current"
 
 
 class Transition(StrictModel):

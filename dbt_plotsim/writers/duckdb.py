@@ -35,9 +35,11 @@ STAGING = "_plotsim_new_"  # prefix of tables being filled; spec names start wit
 
 
 def write_duckdb(generation, target: str | os.PathLike | duckdb.DuckDBPyConnection, schema: str = "main",
-                 finalize: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> list[str]:
+                 finalize: Callable[[duckdb.DuckDBPyConnection], None] | None = None, append: bool = False) -> list[str]:
     """Create or replace the generation's tables in `schema`, atomically. `target` is a file or a connection;
-    `finalize` runs inside the same transaction, after the tables (for bookkeeping rows).
+    `finalize` runs inside the same transaction, after the tables (for bookkeeping rows). With `append`
+    (a generation made by `append_after`, over tables an earlier run wrote) the growing tables get the new
+    rows inserted and the others are replaced, in the same one transaction.
 
     The rows go into staging tables chunk by chunk, each insert committed, so DuckDB writes them to the
     file instead of holding one transaction's rows in memory; one short transaction then drops the old
@@ -48,12 +50,13 @@ def write_duckdb(generation, target: str | os.PathLike | duckdb.DuckDBPyConnecti
         check_disk(generation, target)
     conn = connect(target) if own else target
     names = list(generation.schemas)
+    grown, replaced = generation.layout() if append else ([], names)
     try:
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
         drop_staging(conn, schema)
         try:
-            for name, arrow_schema in generation.schemas.items():
-                _create(conn, schema, STAGING + name, arrow_schema)
+            for name in grown + replaced:
+                _create(conn, schema, STAGING + name, generation.schemas[name])
             for chunk in generation.chunks():
                 interrupts.check()
                 for name, table in chunk.items():
@@ -63,8 +66,10 @@ def write_duckdb(generation, target: str | os.PathLike | duckdb.DuckDBPyConnecti
             with interrupts.finish_first():  # the swap, the bookkeeping and the COMMIT as a whole or not at all
                 conn.execute("BEGIN TRANSACTION")
                 try:
-                    for name in names:
+                    for name in replaced:
                         _replace(conn, schema, name)
+                    for name in grown:
+                        _insert(conn, schema, name)
                     if finalize is not None:
                         finalize(conn)
                     conn.execute("COMMIT")
@@ -103,6 +108,13 @@ def _replace(conn, schema: str, name: str) -> None:
     if kind:
         conn.execute(f"DROP {'VIEW' if kind[0][0] == 'VIEW' else 'TABLE'} {qualified}")
     conn.execute(f"ALTER TABLE {quote(schema)}.{quote(STAGING + name)} RENAME TO {quote(name)}")
+
+
+def _insert(conn, schema: str, name: str) -> None:
+    """Append the staging table's rows to `name` and drop it."""
+    staged = f"{quote(schema)}.{quote(STAGING + name)}"
+    conn.execute(f"INSERT INTO {quote(schema)}.{quote(name)} SELECT * FROM {staged}")
+    conn.execute(f"DROP TABLE {staged}")
 
 
 def rollback(conn) -> None:

@@ -1,7 +1,8 @@
 {#
   A slowly changing dimension (type 2) is well formed: per entity, the validity ranges follow each other
   without overlap or gap, every range ends after it starts, and only the latest range may be open
-  (valid_to null). With `is_current`, exactly one row per entity is current: the latest, open one.
+  (valid_to null). With `is_current`, at most one row per entity is current: the latest, open one; an entity
+  whose latest range is closed has ended (or was deleted, as a dbt snapshot with hard_deletes records it).
   Ranges are half-open by default, [valid_from, valid_to): the next version starts on the valid_to of
   the previous one (as dbt snapshots write them). `inclusive_end: true` expects it the day after instead.
 
@@ -58,7 +59,7 @@ checked as (
             when next_valid_from is not null and next_valid_from > {{ expected_next }} then 'gap before the next version'
             {% if is_current %}
             when is_current and from_latest > 1 then 'current row is not the latest version'
-            when not is_current and from_latest = 1 then 'latest version is not current'
+            when not is_current and valid_to is null then 'open range (valid_to null) is not current'
             when is_current and valid_to is not null then 'current row has a valid_to'
             {% endif %}
         end as problem

@@ -1,7 +1,7 @@
 """The integration dbt project (integration_tests/), run in this process against a fresh DuckDB file.
 
 One module setup: `dbt deps` + `run-operation generate_synthetic --args {force: true}` + one
-`dbt build --exclude tag:expected_failure`; the other checks reuse that warehouse. A hook build on a second
+`dbt build --exclude tag:expected_failure tag:loads`; the other checks reuse that warehouse. A hook build on a second
 file and a one-source project in tmp (bad spec, no plugin) re-parse; about 45 s. Then the templates project
 (integration_tests/templates: every bundled template with its synced tests) in one hook build, about 35 s.
 """
@@ -14,7 +14,7 @@ import yaml
 from .conftest import ROOT, failures, set_env
 
 PROJECT = ROOT / "integration_tests"
-SOURCES = {"inline", "saas", "clinics", "stores", "app_daily"}
+SOURCES = {"inline", "saas", "clinics", "stores", "app_daily", "growing"}
 GENERIC_TESTS = ("date_spine", "correlation_within", "lag_coherence", "complete_panel")
 
 # Every test tagged expected_failure, and what its failing row says.
@@ -68,7 +68,7 @@ def it(dbt, warehouse, log, tmp_path_factory):
     generated = run("run-operation", "generate_synthetic", "--args", "{force: true}")
     assert generated.success, generated.exception or log.text()
     assert log.text().count("OK synthetic source") == len(SOURCES), log.text()
-    build = run("build", "--exclude", "tag:expected_failure")
+    build = run("build", "--exclude", "tag:expected_failure", "tag:loads")
     return {"db": db, "run": run, "build": build}
 
 
@@ -293,3 +293,40 @@ def test_as_of_through_vars_holds_back_the_later_periods(it, log):
         restored = it["run"]("run-operation", "generate_synthetic", "--args", "{select: inline}")
         assert restored.success, log.text()
     assert months() == whole
+
+
+LOADS = ["2024-01-20", "2024-02-20", "2024-03-20", "2024-04-20", "2024-05-20", "2024-06-20", "2024-07-20"]
+
+
+def test_a_source_grown_load_by_load_feeds_incremental_models_and_snapshots(it, log):
+    """Each load moves plotsim_as_of one month on: generate_synthetic appends it, then the incremental model
+    and two snapshots of the current-state table run. At the end the incremental model equals a full build,
+    the right snapshot equals the declared SCD2 history and the wrong one (check strategy on the key) does not."""
+    db, run = it["db"], it["run"]
+    with duckdb.connect(str(db)) as conn:  # start from no snapshot and no incremental table
+        for schema, name in conn.execute("""select table_schema, table_name from information_schema.tables
+                where table_name in ('snap_growing__plan', 'snap_growing__plan_wrong', 'inc_growing__account_months',
+                                     'full_growing__account_months')""").fetchall():
+            conn.execute(f'drop table "{schema}"."{name}"')
+    for number, as_of in enumerate(LOADS):
+        load = {"plotsim_as_of": as_of}
+        generated = run("run-operation", "generate_synthetic", "--args", "{select: growing}", vars=load)
+        assert generated.success, log.text()
+        assert ("OK synthetic source growing" if number == 0 else "APPEND synthetic source growing") in log.text()
+        built = run("build", "--select", "tag:loads", "--exclude", "resource_type:test", vars=load)
+        assert built.success, log.text()
+    loaded = query(db, "select max(date_key), count(*) from it_growing.fct_engagement")[0]
+    assert loaded[0] == 20240701 and loaded[1] > 1000
+    full = run("run", "--select", "full_growing__account_months")
+    assert full.success, log.text()
+    rows = query(db, """select (select count(*) from main.inc_growing__account_months),
+        (select count(*) from (select * from main.inc_growing__account_months
+                               except select * from main.full_growing__account_months)),
+        (select count(*) from (select * from main.full_growing__account_months
+                               except select * from main.inc_growing__account_months))""")[0]
+    assert rows[0] == loaded[1] and rows[1:] == (0, 0)
+    checked = run("test", "--select", "snapshot_rebuilds_the_history", "wrong_snapshot_misses_the_history")
+    outcome = {r.node.name: str(r.status) for r in checked.result.results if r.node.resource_type == "test"}
+    assert outcome == {"snapshot_rebuilds_the_history": "pass", "wrong_snapshot_misses_the_history": "fail"}
+    versions = query(db, "select count(*), count(*) filter (where not is_current) from it_growing.dim_account_plan_history")[0]
+    assert versions[0] > 300 and versions[1] > 50  # changes and closed versions to rebuild

@@ -5,7 +5,7 @@
     customer   from the arrival month up to, not including, the cancellation month
     MRR        a missing value takes the account's last reported value (the next one in its first month);
                customer_mrr_usd is the month-end MRR: 0 in the cancellation month
-    plan       the plan-history version in force on the first day of the month (as-of join)
+    plan       the plan-history version in force that month: the one the month's usage row points at
 #}
 with
 
@@ -80,11 +80,9 @@ account_months as (
     left join stages
         on stages.account_id = accounts.account_id
         and stages.month_start = months.month_start
-    -- as-of join: the version valid on the first day of the month (valid_to is exclusive)
+    -- the source's fact rows carry the key of the plan version valid in their month: no date-range join
     left join plan_history
-        on plan_history.account_id = accounts.account_id
-        and plan_history.valid_from <= months.month_start
-        and (plan_history.valid_to is null or months.month_start < plan_history.valid_to)
+        on plan_history.plan_version_id = usage.plan_version_id
 ),
 
 -- a missing engagement or MRR value (about 0.5% of cells, at random) takes the last reported value (the
