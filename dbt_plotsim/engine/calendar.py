@@ -27,6 +27,14 @@ def period_ends(starts: np.ndarray, grain: str) -> np.ndarray:
     return (starts.astype("datetime64[M]") + 1).astype("datetime64[D]") - 1
 
 
+LOAD_HOUR = 23  # a source's load of a period runs on the period's last day at this hour
+
+
+def load_times(starts: np.ndarray, grain: str) -> np.ndarray:
+    """(P,) datetime64[s]: when the load of each period runs (its last day, LOAD_HOUR:00)."""
+    return period_ends(starts, grain).astype("datetime64[s]") + np.timedelta64(LOAD_HOUR * 3600, "s")
+
+
 def period_count(start: dt.date, end: dt.date, grain: str) -> int:
     return len(period_starts(start, end, grain))
 

@@ -19,12 +19,13 @@ that do not depend on entities (dim_date, reference lookups) are left as they ar
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .calendar import date_keys
+from .calendar import date_keys, load_times
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,11 @@ class TableClock:
     reveals: tuple[str, ...] = ()  # date-key columns that stay null until their period has happened
     versions: bool = False  # SCD2 valid_from / valid_to / is_current: versions current at the clock
     current: dict[str, tuple[str, str]] = field(default_factory=dict)  # column -> (version table, its value)
-    mutable: bool = False  # other values follow the clock too (dim_<unit>'s end_position)
+    moving: tuple[str, ...] = ()  # ground truth that follows the clock (end_position): rewritten on append, not fed
     current_of: str | None = None  # rows are this version table's current rows, taken again at the clock
+    loaded: str | None = None  # a timestamp column (loads.py): a row exists once the load it names has run
+    restated: tuple[str, ...] = ()  # value columns a later load corrects (loads.py): before it, the originals
+    deletes: Callable | None = None  # (rows, versions, clock period) -> bool mask of rows hard-deleted by then
 
 
 def last_period(plan) -> int:
@@ -49,15 +53,26 @@ def last_period(plan) -> int:
     return int(np.searchsorted(plan.starts, np.datetime64(as_of, "D"), side="right")) - 1
 
 
+HIDDEN = "_plotsim_"  # columns the engine adds for the clock to read; dropped before a chunk leaves it
+RESTATED_AT = HIDDEN + "restated_at"  # when a later load corrected the row (null: never)
+ORIGINAL = HIDDEN + "original_"  # + column: the value first loaded
+
+
+def _without_hidden(table: pa.Table) -> pa.Table:
+    hidden = [name for name in table.column_names if name.startswith(HIDDEN)]
+    return table.drop_columns(hidden) if hidden else table
+
+
 def growing(rules: dict[str, TableClock]) -> set[str]:
     """Tables whose rows never change once they exist: a period column and nothing the clock reveals later,
     or a parent that is itself growing (lines of a transaction)."""
     def grows(name: str, seen: tuple = ()) -> bool:
         rule = rules.get(name)
-        if rule is None or name in seen or rule.reveals or rule.versions or rule.current or rule.mutable \
-                or rule.current_of:
+        if rule is None or name in seen or rule.reveals or rule.versions or rule.current or rule.moving \
+                or rule.current_of or rule.restated:
             return False
-        return rule.period is not None or (rule.parent is not None and grows(rule.parent[0], seen + (name,)))
+        return rule.period is not None or rule.loaded is not None or \
+            (rule.parent is not None and grows(rule.parent[0], seen + (name,)))
 
     return {name for name in rules if grows(name)}
 
@@ -68,6 +83,7 @@ class Since:
 
     key: int  # date key of the last period already written
     start: np.datetime64  # its first day
+    load: np.datetime64  # when its load ran (loads.load_times)
     growing: frozenset[str]
     unchanged: frozenset[str]  # tables that do not depend on entities: left out of the chunks
 
@@ -77,6 +93,7 @@ class Clock:
     last: int  # index of the last period that has happened
     key: int  # its date key (yyyymmdd)
     start: np.datetime64  # its first day
+    load: np.datetime64  # when its load ran (loads.load_times)
     rules: dict[str, TableClock]
     since: Since | None = None
 
@@ -86,17 +103,28 @@ class Clock:
             out[name] = self._table(name, out[name], self.rules[name], out, chunk)
         if self.since is not None:
             out = {name: table for name, table in out.items() if name not in self.since.unchanged}
-        return out
+        return {name: _without_hidden(table) for name, table in out.items()}
 
     def _table(self, name: str, table: pa.Table, rule: TableClock, done: dict[str, pa.Table],
                raw: dict[str, pa.Table]) -> pa.Table:
         if rule.current_of is not None:
-            return current_rows(done[rule.current_of], table.schema) if rule.current_of in done else table
+            if rule.current_of not in done:
+                return table
+            rows = current_rows(done[rule.current_of], table.schema)
+            return rows.filter(pc.invert(pa.array(rule.deletes(rows, done[rule.current_of], self.last)))) \
+                if rule.deletes is not None else rows
         keep = None
+        appending = self.since is not None and name in self.since.growing
         if rule.period is not None:
             keep = pc.less_equal(table[rule.period], self._bound(table[rule.period]))
-            if self.since is not None and name in self.since.growing:
+            if appending and rule.loaded is None:
                 keep = pc.and_(keep, pc.greater(table[rule.period], self._bound(table[rule.period], self.since)))
+        if rule.loaded is not None:
+            loaded = table[rule.loaded]
+            landed = pc.less_equal(loaded, pa.scalar(self.load, loaded.type))
+            if appending:
+                landed = pc.and_(landed, pc.greater(loaded, pa.scalar(self.since.load, loaded.type)))
+            keep = landed if keep is None else pc.and_(keep, landed)
         if rule.parent is not None and rule.parent[0] in raw:
             parent, column = rule.parent
             kept = done[parent][column]
@@ -113,6 +141,10 @@ class Clock:
         for column, (versions, value) in rule.current.items():
             if versions in done:
                 table = _set(table, column, _current(table, done[versions], value))
+        if rule.restated:
+            later = pc.fill_null(pc.greater(table[RESTATED_AT], pa.scalar(self.load, table[RESTATED_AT].type)), False)
+            for column in rule.restated:
+                table = _set(table, column, pc.if_else(later, table[ORIGINAL + column], table[column]))
         return table
 
 
@@ -126,35 +158,45 @@ class Clock:
 
 def rules_for(plan, schemas: dict[str, pa.Schema]) -> dict[str, TableClock]:
     from .components import components
+    from .loads import with_loads
     from .tables import core_clock
 
     rules = core_clock(plan)
     for component in components(plan):
         for name, rule in component.clock(plan).items():
             rules[name] = _merged(rules[name], rule) if name in rules else rule
-    return {name: rule for name, rule in rules.items() if name in schemas}
+    return with_loads(plan, {name: rule for name, rule in rules.items() if name in schemas}, schemas)
 
 
 def clock_for(plan, schemas: dict[str, pa.Schema], since: int | None = None) -> Clock | None:
-    """The clock of a plan, or None when the whole window has happened (nothing to hold back) and this is
-    not an append; `since` (a period index before the clock's) makes it an append after that period."""
+    """The clock of a plan, or None when the whole window has happened and nothing is declared about loads
+    (nothing to hold back) and this is not an append; `since` (a period index up to the clock's) makes it
+    an append after that period."""
     last = last_period(plan)
-    if last >= plan.periods - 1 and since is None:
+    if last >= plan.periods - 1 and since is None and not plan.spec.loads.tables:
         return None
-    rules = rules_for(plan, schemas)
+    return clock_at(plan, schemas, rules_for(plan, schemas), last, since)
+
+
+def clock_at(plan, schemas: dict[str, pa.Schema], rules: dict[str, TableClock], last: int,
+             since: int | None = None) -> Clock:
+    """The clock standing at period `last` (change feeds read the state at every load)."""
+    loads = load_times(plan.starts, plan.spec.window.grain)
+    keys = date_keys(plan.starts)
     after = None
     if since is not None:
         from .tables import static_names
 
-        after = Since(int(date_keys(plan.starts[since : since + 1])[0]), plan.starts[since],
-                      frozenset(growing(rules)), frozenset(static_names(plan, schemas)))
-    return Clock(last, int(date_keys(plan.starts[last : last + 1])[0]), plan.starts[last], rules, after)
+        after = Since(int(keys[since]), plan.starts[since], loads[since], frozenset(growing(rules)),
+                      frozenset(static_names(plan, schemas)))
+    return Clock(last, int(keys[last]), plan.starts[last], loads[last], rules, after)
 
 
 def _merged(a: TableClock, b: TableClock) -> TableClock:
     """Two components' rules for one table (dim_<unit> gets its own and the history's)."""
     return TableClock(a.period or b.period, a.parent or b.parent, a.reveals + b.reveals, a.versions or b.versions,
-                      {**a.current, **b.current}, a.mutable or b.mutable, a.current_of or b.current_of)
+                      {**a.current, **b.current}, a.moving + b.moving, a.current_of or b.current_of,
+                      a.loaded or b.loaded, a.restated + b.restated, a.deletes or b.deletes)
 
 
 def current_rows(versions: pa.Table, schema: pa.Schema) -> pa.Table:

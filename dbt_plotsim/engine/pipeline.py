@@ -12,6 +12,8 @@ from ..spec.schema import event_tables
 from .clock import clock_for, growing, last_period, rules_for
 from .components import components
 from .estimates import active_cells, row_width
+from .feeds import Feeds, feed_name, feed_schemas, fed_tables
+from .loads import prepare, with_load_columns
 from .parts import WORKING_COPIES, parted_chunks, spans
 from .plan import MEMORY_BUDGET, Plan, plan_for
 from .rng import ENTITY_BLOCK
@@ -27,10 +29,13 @@ class Generation:
     workers: int = 1
     since: int | None = None  # an append: the last period already written (clock.Since)
     schemas: dict[str, pa.Schema] = field(init=False)
+    drawn: dict[str, pa.Schema] = field(init=False)
     written: dict[str, int] = field(init=False)  # rows yielded so far, per table
 
     def __post_init__(self) -> None:
-        self.schemas = schemas(self.plan)
+        self.drawn = schemas(self.plan)  # the tables as the engine draws them; loads.prepare adds _loaded_at
+        layouts = with_load_columns(self.plan, self.drawn)
+        self.schemas = {**layouts, **feed_schemas(self.plan, layouts)}
         self.written = {name: 0 for name in self.schemas}
 
     @property
@@ -70,7 +75,13 @@ class Generation:
         holding what exists by `window.as_of` (clock.py)."""
         self.written = {name: 0 for name in self.schemas}
         clock = clock_for(self.plan, self.schemas, self.since)
+        loads = self.plan.spec.loads.tables
+        rules = rules_for(self.plan, self.schemas) if loads else {}
+        feeds = Feeds(self.plan, self.schemas, rules) if loads else None
         for chunk in self._chunks():
+            if loads:  # load times and restatements as columns, then the feeds, for the clock to cut
+                chunk = prepare(self.plan, chunk, rules)
+                chunk.update(feeds.tables(chunk))
             if clock is not None:
                 chunk = clock.apply(chunk)
             for name, table in chunk.items():
@@ -78,7 +89,7 @@ class Generation:
             yield chunk
 
     def _chunks(self) -> Iterator[dict[str, pa.Table]]:
-        yield static_tables(self.plan, self.schemas)
+        yield static_tables(self.plan, self.drawn)
         units = self._units()
         groups = [units[i : i + self.chunk_blocks] for i in range(0, len(units), self.chunk_blocks)]
         counters: dict[str, int] = {}
@@ -92,11 +103,11 @@ class Generation:
                         whole.append(block)
                         continue
                     if whole:  # rows keep their order per table, so a chunk may end before a split block
-                        yield chunk_tables(self.plan, self.schemas, whole, counters)
+                        yield chunk_tables(self.plan, self.drawn, whole, counters)
                         whole = []
-                    yield from parted_chunks(self.plan, self.schemas, block, ranges, counters)
+                    yield from parted_chunks(self.plan, self.drawn, block, ranges, counters)
                 if whole:
-                    yield chunk_tables(self.plan, self.schemas, whole, counters)
+                    yield chunk_tables(self.plan, self.drawn, whole, counters)
         finally:
             if pool is not None:
                 pool.shutdown()
@@ -104,7 +115,7 @@ class Generation:
     def _prepare(self, unit: tuple):
         """A block with its events, or its base and the parts its fan-out is generated in (parts.py)."""
         base = block_base(self.plan, *unit)
-        ranges = spans(self.plan, self.schemas, base)
+        ranges = spans(self.plan, self.drawn, base)
         return (with_rate_events(self.plan, base), None) if ranges is None else (base, ranges)
 
     def tables(self) -> dict[str, pa.Table]:
@@ -129,6 +140,8 @@ def expected_rows(plan) -> dict[str, float]:
         counts[table] = sum(cells * by_name[e].rate.mean if by_name[e].rate else _fired(plan, by_name[e]) for e in events)
     for component in components(plan):
         counts.update(component.row_estimate(plan, cells))
+    for name in fed_tables(plan):  # a feed: an insert per row, plus its updates and deletes (about as many again)
+        counts[feed_name(name)] = 2 * counts.get(name, plan.entity_count)
     return counts
 
 

@@ -152,10 +152,16 @@ def build_plan(spec) -> tuple[Plan | None, list[Problem]]:
     so one plan serves every as_of and only its spec is swapped."""
     as_of = spec.window.as_of
     if as_of is None:
-        return _build_cached(spec.model_dump_json())
-    story = spec.model_copy(update={"window": spec.window.model_copy(update={"as_of": None})})
-    plan, problems = _build_cached(story.model_dump_json())
-    return (None if plan is None else replace(plan, spec=spec)), problems
+        plan, problems = _build_cached(spec.model_dump_json())
+    else:
+        story = spec.model_copy(update={"window": spec.window.model_copy(update={"as_of": None})})
+        plan, problems = _build_cached(story.model_dump_json())
+        plan = None if plan is None else replace(plan, spec=spec)
+    if plan is not None and spec.loads.tables:
+        from .loads import checked
+
+        problems = problems + checked(plan)
+    return plan, problems
 
 
 @lru_cache(maxsize=8)

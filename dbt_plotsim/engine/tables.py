@@ -157,7 +157,7 @@ def core_clock(plan: Plan) -> dict:
     spec = plan.spec
     out = {unit_table(plan): TableClock(period="first_date_key" if uses_arrivals(plan) else None,
                                         reveals=("ended_date_key",) if spec.terminal_event is not None else (),
-                                        mutable=True)}
+                                        moving=("end_position",))}
     for name in [fact.name for fact in plan.facts] + [TRAJECTORY_TABLE] + [t for t, _, _ in event_tables(spec)]:
         out[name] = TableClock(period="date_key")
     return out

@@ -10,6 +10,7 @@ from .calibration import CalibrationOptions
 from .children import Child
 from .history import History, Stages
 from .lifecycle import Arrivals, Event
+from .loads import Loads
 from .seasonality import Seasonality
 from .transactions import Transaction
 from .metrics import Metric
@@ -43,6 +44,7 @@ class Spec(StrictModel):
     stages: Stages | None = None
     seasonality: Seasonality | None = None
     tables: Tables = Tables()
+    loads: Loads = Loads()
     calibration: CalibrationOptions = CalibrationOptions()
 
     def noise_of(self, metric: Metric) -> Noise:
