@@ -88,7 +88,7 @@ def materialize(source: SyntheticSource, conn: duckdb.DuckDBPyConnection, *, for
     if source.output == "parquet":
         manifest = {"spec_hash": digest, "seed": source.spec.seed, "dbt_plotsim": __version__,
                     "relations": relations(plan)}
-        write_parquet(generation, source.path, manifest,
+        write_parquet(generation, source.path, manifest, append=appended,
                       commit=lambda paths: _views_over_parquet(conn, source.schema, paths, record))
     else:
         database = conn.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()
@@ -110,8 +110,7 @@ def _decide(conn, source: SyntheticSource, generation, digest: str, story: str, 
     recorded = read_state(conn, source.schema, source.name)
     counted = count_rows(conn, source.schema, tables) if present and recorded is not None else None
     return decide(recorded, spec_hash=digest, story_hash=story, version=__version__, output=source.output,
-                  present=present, counted=counted, period_keys=keys, last=last, skip_unchanged=skip_unchanged,
-                  can_append=source.output == "duckdb")
+                  present=present, counted=counted, period_keys=keys, last=last, skip_unchanged=skip_unchanged)
 
 
 def _ensure_relations_table(conn, schema: str) -> None:
@@ -142,11 +141,11 @@ def _views_over_parquet(conn, schema: str, paths: dict, finalize) -> None:
         conn.execute(f"create schema if not exists {quote(schema)}")
         kinds = dict(conn.execute("select table_name, table_type from information_schema.tables "
                                   "where table_schema = ?", [schema]).fetchall())
-        for name, path in paths.items():
-            literal = str(path.resolve()).replace("'", "''")
+        for name, files in paths.items():
+            listed = ", ".join("'" + str(path.resolve()).replace("'", "''") + "'" for path in files)
             if kinds.get(name) == "BASE TABLE":  # an earlier DuckDB run left a table of this name
                 conn.execute(f"drop table {quote(schema)}.{quote(name)}")
-            conn.execute(f"create or replace view {quote(schema)}.{quote(name)} as select * from read_parquet('{literal}')")
+            conn.execute(f"create or replace view {quote(schema)}.{quote(name)} as select * from read_parquet([{listed}])")
         finalize(conn)
         conn.execute("COMMIT")
     except BaseException:

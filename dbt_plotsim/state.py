@@ -80,8 +80,7 @@ def count_rows(conn, schema: str, tables: list[str]) -> int:
 
 
 def decide(recorded: Recorded | None, *, spec_hash: str, story_hash: str, version: str, output: str,
-           present: bool, counted: int | None, period_keys: np.ndarray, last: int, skip_unchanged: bool,
-           can_append: bool) -> Decision:
+           present: bool, counted: int | None, period_keys: np.ndarray, last: int, skip_unchanged: bool) -> Decision:
     """`present`: every table of the spec exists; `counted`: their rows now; `period_keys`: the window's date
     keys; `last`: the index of the clock's period now."""
     if recorded is None:
@@ -97,6 +96,4 @@ def decide(recorded: Recorded | None, *, spec_hash: str, story_hash: str, versio
     since = int(np.searchsorted(period_keys, recorded.last_period_key))
     if since >= len(period_keys) or period_keys[since] != recorded.last_period_key or since > last:
         return Decision(REGENERATE, "window.as_of moved back")
-    if not can_append:
-        return Decision(REGENERATE, f"{output} output is regenerated when window.as_of moves")
     return Decision(APPEND, f"window.as_of moved forward {last - since} period(s)", since)

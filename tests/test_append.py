@@ -4,6 +4,7 @@ steps; anything else regenerates, and a failed append leaves the tables as they 
 from __future__ import annotations
 
 import copy
+import json
 
 import duckdb
 import numpy as np
@@ -83,12 +84,31 @@ def test_only_as_of_moving_forward_appends(tmp_path):
     assert materialize(source(B, seed=99), conn, force=True).detail == "forced"
 
 
-def test_parquet_output_regenerates_when_as_of_moves(tmp_path):
+def test_parquet_appends_a_file_per_load_and_keeps_the_earlier_ones(tmp_path, full_at_b):
     conn = duckdb.connect(str(tmp_path / "p.duckdb"))
     out = tmp_path / "parquet"
     assert materialize(source(A, "parquet", out), conn).status == "generated"
-    moved = materialize(source(B, "parquet", out), conn)
-    assert moved.status == "generated" and "parquet output is regenerated" in moved.detail
+    first = {p.name: p.stat().st_ino for p in out.resolve().glob("*.parquet")}
+    for as_of in ("2023-11-30", B):
+        moved = materialize(source(as_of, "parquet", out), conn)
+        assert moved.status == "appended", moved.detail
+    now = {p.name: p.stat().st_ino for p in out.resolve().glob("*.parquet")}
+    assert {"fct_account_monthly.20231101.parquet", "fct_account_monthly.20240801.parquet",
+            "evt_user_login.20240801.parquet"} <= set(now)
+    grown, _ = start(source(B).spec).layout()
+    for table in grown + ["dim_date"]:  # earlier files are the same files, not rewritten
+        assert now[f"{table}.parquet"] == first[f"{table}.parquet"], table
+    full, expected = full_at_b
+    assert snapshot(conn, full.tables) == expected
+    manifest = json.loads((out / "_plotsim_manifest.json").read_text())
+    assert manifest["files"]["fct_account_monthly"] == [
+        "fct_account_monthly.parquet", "fct_account_monthly.20231101.parquet", "fct_account_monthly.20240801.parquet"]
+    again = materialize(source(B, "parquet", out), conn)
+    assert again.status == "skipped", again.detail
+    same_period = materialize(source("2024-08-20", "parquet", out), conn)  # nothing new: a fresh name, no overwrite
+    assert same_period.status == "appended" and snapshot(conn, full.tables) == expected
+    assert materialize(source(A, "parquet", out), conn).status == "generated"  # back: one file per table again
+    assert sorted(p.name for p in out.resolve().glob("fct_account_monthly*")) == ["fct_account_monthly.parquet"]
 
 
 def test_a_failed_append_changes_nothing(tmp_path, monkeypatch):
@@ -134,11 +154,10 @@ KEYS = np.array([20240101, 20240201, 20240301, 20240401, 20240501])
     (recorded(last_period_key=None), {"spec_hash": "s2"}, REGENERATE),  # state written before as_of existed
     (recorded(last_period_key=20240501), {"spec_hash": "s2"}, REGENERATE),  # moved back
     (recorded(last_period_key=20240315), {"spec_hash": "s2"}, REGENERATE),  # not a period of this window
-    (recorded(), {"spec_hash": "s2", "can_append": False}, REGENERATE),
 ])
 def test_decide(state, now, expected):
     arguments = dict(spec_hash="s1", story_hash="t1", version="v", output="duckdb", present=True, counted=10,
-                     period_keys=KEYS, last=3, skip_unchanged=True, can_append=True)
+                     period_keys=KEYS, last=3, skip_unchanged=True)
     decision = decide(state, **{**arguments, **now})
     assert decision.action == expected, decision
     if expected == APPEND:

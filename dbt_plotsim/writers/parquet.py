@@ -1,4 +1,9 @@
-"""Parquet writer: one file per table, in fixed row groups; the set is replaced as a whole (parquet_set.py)."""
+"""Parquet writer: one file per table, in fixed row groups; the set is replaced as a whole (parquet_set.py).
+
+An append (a generation from `append_after`) writes each growing table's new rows as one more file,
+`<table>.<date key of the load>.parquet`, keeps the earlier files as they are (hard links into the new
+version, nothing rewritten) and rewrites the other tables; the manifest lists every table's files in order.
+"""
 from __future__ import annotations
 
 import json
@@ -51,28 +56,38 @@ class _RowGroupWriter:
 
 
 def write_parquet(generation, out_dir: str | os.PathLike, manifest: dict | None = None,
-                  commit: Callable[[dict[str, Path]], None] | None = None) -> dict[str, Path]:
+                  commit: Callable[[dict[str, list[Path]]], None] | None = None, append: bool = False) -> dict[str, Path]:
     """Write every table of a generation as `out_dir/<table>.parquet`, replacing the previous set as a whole
-    (parquet_set.py). `commit(paths)` runs after the new set is in place and before the old one is removed
-    (the dbt path records views and state there); if it fails, the previous set is put back."""
+    (parquet_set.py). `commit(files)` (table -> its files) runs after the new set is in place and before the
+    old one is removed (the dbt path records views and state there); if it fails, the previous set is put
+    back. With `append`, the growing tables get one more file each (see the module's docstring)."""
     check_disk(generation, out_dir)
     with ParquetSet(out_dir) as files:
         previous = files.current()
         staging = files.new_staging()
         writers: dict[str, _RowGroupWriter] = {}
         try:
+            listed = _carried(files, previous, staging, generation) if append else {}
+            written = {}
             for name, schema in generation.schemas.items():
-                writers[name] = _RowGroupWriter(staging / f"{name}.parquet", schema)
+                if append and name not in _written_tables(generation):
+                    continue
+                file = _fresh(staging, f"{name}.{_load_key(generation)}") if name in listed else f"{name}.parquet"
+                writers[name] = _RowGroupWriter(staging / file, schema)
+                written[name] = file
             for chunk in generation.chunks():
                 interrupts.check()
                 for name, table in chunk.items():
                     writers[name].write(table)
             for writer in writers.values():
                 writer.close()
-            (staging / MANIFEST).write_text(json.dumps({**(manifest or {}), "tables": list(writers)}, indent=2) + "\n")
+            table_files = {name: listed.get(name, []) + ([written[name]] if name in written else [])
+                           for name in generation.schemas}
+            (staging / MANIFEST).write_text(json.dumps({**(manifest or {}), "tables": list(generation.schemas),
+                                                        "files": table_files}, indent=2) + "\n")
             with interrupts.finish_first():  # the swap, the dbt bookkeeping and the prune happen as a whole
                 version = files.publish(staging)
-                paths = {name: files.path(version) / f"{name}.parquet" for name in generation.schemas}
+                paths = {name: [files.path(version) / f for f in fs] for name, fs in table_files.items()}
                 if commit is not None:
                     try:
                         commit(paths)
@@ -89,3 +104,43 @@ def write_parquet(generation, out_dir: str | os.PathLike, manifest: dict | None 
                 writer.abandon()  # a no-op for the closed ones
             shutil.rmtree(staging, ignore_errors=True)
     return {name: Path(out_dir) / f"{name}.parquet" for name in generation.schemas}
+
+
+def _written_tables(generation) -> set[str]:
+    grown, replaced = generation.layout()
+    return set(grown) | set(replaced)
+
+
+def _load_key(generation) -> int:
+    from ..engine.calendar import date_keys
+    from ..engine.clock import last_period
+
+    plan = generation.plan
+    return int(date_keys(plan.starts)[last_period(plan)])
+
+
+def _carried(files, previous: str | None, staging: Path, generation) -> dict[str, list[str]]:
+    """Hard-link the previous version's files of the growing and unchanged tables into staging; return their
+    files so far (table -> names)."""
+    if previous is None:
+        raise WriteError("bug: a Parquet append needs an earlier version")
+    before = json.loads((files.path(previous) / MANIFEST).read_text())
+    old_files = before.get("files") or {name: [f"{name}.parquet"] for name in before["tables"]}
+    grown, replaced = generation.layout()
+    carried = {}
+    for name in generation.schemas:
+        if name in replaced:
+            continue
+        for file in old_files[name]:
+            os.link(files.path(previous) / file, staging / file)
+        carried[name] = list(old_files[name])  # growing: one more file follows; unchanged: kept as they were
+    return carried
+
+
+def _fresh(staging: Path, stem: str) -> str:
+    """A file name not yet in staging: writing to a hard-linked file would change the earlier version too."""
+    name, number = f"{stem}.parquet", 1
+    while (staging / name).exists():
+        number += 1
+        name = f"{stem}-{number}.parquet"
+    return name

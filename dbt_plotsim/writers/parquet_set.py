@@ -26,7 +26,7 @@ MANIFEST = "_plotsim_manifest.json"
 VERSION = re.compile(r"^v(\d{6})$")
 STAGING_PREFIX = "staging-"
 LINK_PREFIX = "link-"
-_TABLE_FILE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.parquet$")
+_TABLE_FILE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.\d{8}(-\d+)?)?\.parquet$")  # an append's: <table>.<key>
 
 
 class ParquetSet:
@@ -147,4 +147,9 @@ def _our_files(directory: Path) -> set[str]:
     if not isinstance(listed, list):
         return set()
     files = {f"{name}.parquet" for name in listed if isinstance(name, str)}
+    try:
+        appended = json.loads((directory / MANIFEST).read_text()).get("files") or {}
+        files |= {f for fs in appended.values() if isinstance(fs, list) for f in fs if isinstance(f, str)}
+    except (OSError, ValueError, AttributeError):
+        pass
     return {MANIFEST} | {f for f in files if _TABLE_FILE.match(f)}

@@ -299,14 +299,15 @@ LOADS = ["2024-01-20", "2024-02-20", "2024-03-20", "2024-04-20", "2024-05-20", "
 
 
 def test_a_source_grown_load_by_load_feeds_incremental_models_and_snapshots(it, log):
-    """Each load moves plotsim_as_of one month on: generate_synthetic appends it, then the incremental model
-    and two snapshots of the current-state table run. At the end the incremental model equals a full build,
-    the right snapshot equals the declared SCD2 history and the wrong one (check strategy on the key) does not."""
+    """Each load moves plotsim_as_of one month on: generate_synthetic appends it, then two incremental models
+    and two snapshots of the current-state table run. At the end the model incremental on _loaded_at equals a
+    full build (late rows included) while the one incremental on date_key misses the late rows, the right
+    snapshot equals the declared SCD2 history and the wrong one (check strategy on the key) does not."""
     db, run = it["db"], it["run"]
     with duckdb.connect(str(db)) as conn:  # start from no snapshot and no incremental table
         for schema, name in conn.execute("""select table_schema, table_name from information_schema.tables
                 where table_name in ('snap_growing__plan', 'snap_growing__plan_wrong', 'inc_growing__account_months',
-                                     'full_growing__account_months')""").fetchall():
+                                     'inc_growing__by_date_key', 'full_growing__account_months')""").fetchall():
             conn.execute(f'drop table "{schema}"."{name}"')
     for number, as_of in enumerate(LOADS):
         load = {"plotsim_as_of": as_of}
@@ -325,6 +326,9 @@ def test_a_source_grown_load_by_load_feeds_incremental_models_and_snapshots(it, 
         (select count(*) from (select * from main.full_growing__account_months
                                except select * from main.inc_growing__account_months))""")[0]
     assert rows[0] == loaded[1] and rows[1:] == (0, 0)
+    naive = query(db, """select count(*), (select count(*) from (select * from main.full_growing__account_months
+        except select * from main.inc_growing__by_date_key)) from main.inc_growing__by_date_key""")[0]
+    assert naive[0] < loaded[1] and naive[1] == loaded[1] - naive[0] > 10  # the late rows it never saw
     checked = run("test", "--select", "snapshot_rebuilds_the_history", "wrong_snapshot_misses_the_history")
     outcome = {r.node.name: str(r.status) for r in checked.result.results if r.node.resource_type == "test"}
     assert outcome == {"snapshot_rebuilds_the_history": "pass", "wrong_snapshot_misses_the_history": "fail"}
