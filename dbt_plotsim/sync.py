@@ -15,6 +15,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from .engine.components import components
+from .engine.feeds import CHANGED_AT, OP, OPS, feed_name, fed_tables
+from .engine.loads import LOADED_AT
 from .engine.pipeline import start
 from .engine.tables import TRAJECTORY_TABLE
 from .errors import Problem, SpecError
@@ -128,6 +130,12 @@ def desired_tests(source: SyntheticSource, generation) -> dict[str, dict[str, li
             "occurred_at": [_test("dbt_plotsim.within_window", {
                 "start": str(spec.window.start), "end": str(plan.starts[-1] + (plan.period_days[-1] - 1))})],
         }
+    for name in fed_tables(plan):  # change feeds: what each row is, and when the load ran
+        out[feed_name(name)] = {OP: [_test("not_null"), _test("accepted_values", {"values": _flow(list(OPS))})],
+                                CHANGED_AT: [_test("not_null")]}
+    for name, options in spec.loads.tables.items():
+        if options.loaded_at and name in out:
+            out[name].setdefault(LOADED_AT, []).append(_test("not_null"))
     for component in components(plan):
         for table, columns in component.tests(plan, ref).items():
             for column, tests in columns.items():

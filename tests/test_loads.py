@@ -163,3 +163,16 @@ def test_bad_declarations_name_their_path(table, options, path, message):
     with pytest.raises(SpecError) as caught:
         spec(loads={"tables": {table: options}})
     assert any(p.path == path and message in p.message for p in caught.value.problems), caught.value.problems
+
+
+def test_sync_registers_the_feed_and_load_columns():
+    from dbt_plotsim.sync import desired_tests
+
+    generation = start(spec())
+    tests = desired_tests(SyntheticSource("saas", "raw", generation.plan.spec, "duckdb", None), generation)
+    op = [next(iter(t)) for t in tests["dim_user_changes"]["_op"]]
+    assert op == ["not_null", "accepted_values"]
+    assert list(tests["dim_user_changes"]["_op"][1]["accepted_values"]["arguments"]["values"]) == \
+        ["insert", "update", "delete"]
+    assert [next(iter(t)) for t in tests["fct_account_monthly"]["_loaded_at"]] == ["not_null"]
+    assert generation.schemas["dim_user_changes"].field("_op").metadata[b"description"]
