@@ -8,8 +8,6 @@ from typing import Any, Mapping
 import duckdb
 import pyarrow as pa
 
-from . import __version__
-from .engine.fitted import relations
 from .engine.pipeline import Generation, start
 from .spec import Spec, load_spec
 from .writers import duckdb as duckdb_writer
@@ -52,6 +50,7 @@ def write_parquet(spec: SpecLike, out_dir: str | os.PathLike, *, chunk_entities:
     """Write `<out_dir>/<table>.parquet` for every table; files change only once all are complete."""
     spec = _spec(spec)
     generation = stream(spec, chunk_entities=chunk_entities, workers=workers)
-    manifest = {"spec_hash": spec_hash(spec), "seed": spec.seed, "dbt_plotsim": __version__,
-                "relations": relations(generation.plan)}
+    from .materialize import manifest_of
+
+    manifest = manifest_of(spec, generation.plan, spec_hash(spec), story_hash(spec))
     return parquet_writer.write_parquet(generation, out_dir, manifest)

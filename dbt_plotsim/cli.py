@@ -97,7 +97,7 @@ def _load(args: argparse.Namespace):
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .api import stream, write_parquet
+    from .api import stream
 
     if args.command == "templates":
         from . import templates
@@ -142,8 +142,13 @@ def _run(args: argparse.Namespace) -> int:
             print(f"appended to {len(tables)} tables in {where} in {outcome.seconds:.1f}s: {outcome.detail}")
             return 0
     else:
-        tables = list(write_parquet(spec, args.out, chunk_entities=args.chunk_entities, workers=args.workers))
-        where = args.out
+        from .materialize import generate_parquet
+
+        outcome = generate_parquet(spec, args.out, chunk_entities=args.chunk_entities, workers=args.workers)
+        tables, where = outcome.tables, args.out
+        if outcome.status == "appended":
+            print(f"appended to {len(tables)} tables in {where} in {outcome.seconds:.1f}s: {outcome.detail}")
+            return 0
     seconds = time.perf_counter() - began
     print(f"wrote {len(tables)} tables to {where} in {seconds:.1f}s: {', '.join(tables)}")
     return 0

@@ -9,6 +9,7 @@ Everything of one source, state included, is committed in one transaction.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 
 import duckdb
@@ -20,7 +21,8 @@ from .engine.calendar import date_keys
 from .engine.clock import last_period
 from .engine.fitted import relations
 from .sources import SyntheticSource
-from .state import APPEND, REGENERATE, SKIP, STATE_TABLE, Decision, count_rows, decide, existing_tables, read_state, record_state
+from .state import (APPEND, REGENERATE, SKIP, STATE_TABLE, Decision, count_rows, decide, existing_tables,
+                    manifest_state, read_state, record_state)
 from . import interrupts
 from .writers.duckdb import rollback, quote, write_duckdb
 from .writers.parquet import write_parquet
@@ -86,8 +88,7 @@ def materialize(source: SyntheticSource, conn: duckdb.DuckDBPyConnection, *, for
         _record_relations(connection, source, plan)
 
     if source.output == "parquet":
-        manifest = {"spec_hash": digest, "seed": source.spec.seed, "dbt_plotsim": __version__,
-                    "relations": relations(plan)}
+        manifest = manifest_of(source.spec, plan, digest, story)
         write_parquet(generation, source.path, manifest, append=appended,
                       commit=lambda paths: _views_over_parquet(conn, source.schema, paths, record))
     else:
@@ -99,6 +100,32 @@ def materialize(source: SyntheticSource, conn: duckdb.DuckDBPyConnection, *, for
     detail = f"{decision.detail}: {rows:,} rows written to {base:,}" if appended else decision.detail
     return Outcome(source.name, "appended" if appended else "generated", tables, rows, time.perf_counter() - began,
                    detail, warnings=plan.warnings)
+
+
+def manifest_of(spec, plan, digest: str, story: str) -> dict:
+    """What a Parquet set records about itself (its state, as _plotsim_state does in DuckDB)."""
+    return {"spec_hash": digest, "story_hash": story, "seed": spec.seed, "dbt_plotsim": __version__,
+            "last_period_key": int(date_keys(plan.starts)[last_period(plan)]), "relations": relations(plan)}
+
+
+def generate_parquet(spec, out, *, chunk_entities: int | None = None, workers: int = 1) -> Outcome:
+    """The CLI's Parquet output, with the set's manifest as its state: appends when only `as_of` moved
+    forward, writes everything otherwise (never skips: the CLI writes when asked)."""
+    began = time.perf_counter()
+    digest, story = spec_hash(spec), story_hash(spec)
+    generation = stream(spec, chunk_entities=chunk_entities, workers=workers)
+    interrupts.check()
+    plan = generation.plan
+    recorded, present, counted = manifest_state(out)
+    decision = decide(recorded, spec_hash=digest, story_hash=story, version=__version__, output="parquet",
+                      present=present, counted=counted, period_keys=date_keys(plan.starts), last=last_period(plan),
+                      skip_unchanged=False)
+    appended = decision.action == APPEND
+    if appended:
+        generation = generation.append_after(decision.since)
+    write_parquet(generation, out, manifest_of(spec, plan, digest, story), append=appended)
+    return Outcome(Path(out).name, "appended" if appended else "generated", generation.table_names,
+                   sum(generation.written.values()), time.perf_counter() - began, decision.detail, plan.warnings)
 
 
 def _decide(conn, source: SyntheticSource, generation, digest: str, story: str, keys, last: int,

@@ -73,6 +73,28 @@ def record_state(conn, schema: str, source: str, *, spec_hash: str, story_hash: 
                  [source, spec_hash, seed, version, output, ",".join(tables), rows, story_hash, as_of, last_period_key])
 
 
+def manifest_state(out) -> tuple[Recorded | None, bool, int | None]:
+    """A Parquet set's own record (its manifest): what wrote it, whether its files are all there, their rows."""
+    import json
+    from pathlib import Path
+
+    import pyarrow.parquet as pq
+
+    path = Path(out) / "_plotsim_manifest.json"
+    try:
+        manifest = json.loads(path.read_text())
+        listed = manifest.get("files") or {t: [f"{t}.parquet"] for t in manifest["tables"]}
+        files = [Path(out) / f for fs in listed.values() for f in fs]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None, False, None
+    recorded = Recorded(manifest.get("spec_hash"), manifest.get("story_hash"), manifest.get("dbt_plotsim"), "parquet",
+                        sum((manifest.get("rows") or {}).values()) if manifest.get("rows") else None,
+                        manifest.get("last_period_key"))
+    if not all(f.is_file() for f in files):
+        return recorded, False, None
+    return recorded, True, sum(pq.read_metadata(f).num_rows for f in files)
+
+
 def count_rows(conn, schema: str, tables: list[str]) -> int:
     """Rows of the tables now: count(*) is cheap (DuckDB and Parquet both keep it as metadata)."""
     counts = " + ".join(f"(select count(*) from {quote(schema)}.{quote(t)})" for t in tables)

@@ -32,9 +32,12 @@ def spec_file(folder: Path, seed: int) -> Path:
     return path
 
 
-def command(spec: Path, out: Path, fmt: str) -> list[str]:
+AS_OF = "2024-05-15"  # an append trial: the output as of this date, then appended to the window's end
+
+
+def command(spec: Path, out: Path, fmt: str, as_of: str | None = None) -> list[str]:
     return [sys.executable, "-m", "dbt_plotsim.cli", "generate", str(spec), "--out", str(out), "--format", fmt,
-            "--scale", str(SCALE)]
+            "--scale", str(SCALE)] + (["--as-of", as_of] if as_of else [])
 
 
 def fingerprint(out: Path, fmt: str) -> str | None:
@@ -44,8 +47,11 @@ def fingerprint(out: Path, fmt: str) -> str | None:
             return None
         manifest = json.loads((out / "_plotsim_manifest.json").read_text())
         digest = hashlib.sha256()
-        for table in manifest["tables"]:
-            digest.update((out / f"{table}.parquet").read_bytes())
+        with duckdb.connect() as conn:  # the content, in one file or one per load (an append), in any order
+            for table in manifest["tables"]:
+                files = ", ".join(f"'{out / f}'" for f in manifest.get("files", {}).get(table, [f"{table}.parquet"]))
+                digest.update(repr(conn.execute(f"select count(*), sum(hash(t)) from read_parquet([{files}]) t")
+                                   .fetchall()).encode())
         return digest.hexdigest()
     if not out.exists():
         return None
@@ -78,26 +84,32 @@ def run(cmd: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
 
 
-def trial(folder: Path, fmt: str, signum: int, rng: random.Random, references: dict) -> dict:
-    """One trial: output of seed 1 in place, regenerate with seed 2 and signal it after a random delay."""
+def trial(folder: Path, fmt: str, signum: int, rng: random.Random, references: dict, append: bool = False) -> dict:
+    """One trial: output of seed 1 in place, regenerate with seed 2 and signal it after a random delay. With
+    `append`: seed 1 as of AS_OF in place, appended to the window's end (the new output), signalled."""
     out = folder / ("out.duckdb" if fmt == "duckdb" else "out")
-    old, new = spec_file(folder, 1), spec_file(folder, 2)
-    if fmt not in references:
-        for seed, spec in ((1, old), (2, new)):
-            result = run(command(spec, out, fmt))
+    old_spec, new_spec = spec_file(folder, 1), spec_file(folder, 1 if append else 2)
+    old = command(old_spec, out, fmt, AS_OF if append else None)
+    new = command(new_spec, out, fmt)
+    kind = (fmt, append)
+    if kind not in references:
+        for label, cmd in ((1, old), (2, new)):
+            if append and label == 2:  # the reference of an append: the old output, appended
+                run(old)
+            result = run(cmd)
             assert result.returncode == 0, result.stderr
-            references.setdefault(fmt, {})[seed] = fingerprint(out, fmt)
-    result = run(command(old, out, fmt))
+            references.setdefault(kind, {})[label] = fingerprint(out, fmt)
+    result = run(old)
     assert result.returncode == 0, result.stderr
     delay = rng.uniform(0.3, 4.0)
-    process = subprocess.Popen(command(new, out, fmt), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    process = subprocess.Popen(new, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "PYTHONHASHSEED": "0"})
     time.sleep(delay)
     process.send_signal(signum)
     _, err = process.communicate(timeout=120)
     found = fingerprint(out, fmt)
-    state = {references[fmt][1]: "old", references[fmt][2]: "new"}.get(found, "MIXED OR PARTIAL")
-    after = run(command(old, out, fmt))  # the next run cleans up and succeeds
-    return {"format": fmt, "signal": signal.Signals(signum).name, "delay": round(delay, 2), "exit": process.returncode,
+    state = {references[kind][1]: "old", references[kind][2]: "new"}.get(found, "MIXED OR PARTIAL")
+    after = run(old)  # the next run cleans up and succeeds
+    return {"format": fmt, "append": append, "signal": signal.Signals(signum).name, "delay": round(delay, 2), "exit": process.returncode,
             "left": state, "stderr": err.strip().splitlines()[-1:] , "next_run": after.returncode,
             "debris_after_next": debris(out, fmt)}

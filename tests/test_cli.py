@@ -159,6 +159,21 @@ def test_generate_duckdb_appends_when_only_as_of_moves(good_file, tmp_path, caps
     assert "appended" in capsys.readouterr().out
 
 
+def test_generate_parquet_appends_a_file_per_load(good_file, tmp_path, capsys):
+    out = tmp_path / "files"
+    assert main(["generate", good_file, "--out", str(out), "--as-of", "2024-03-15"]) == 0
+    assert main(["generate", good_file, "--out", str(out)]) == 0
+    assert "appended to " in capsys.readouterr().out
+    assert (out / "fct_mrr.20241201.parquet").exists()
+    full = tmp_path / "full"
+    assert main(["generate", good_file, "--out", str(full)]) == 0
+    with duckdb.connect() as conn:
+        for name in EXPECTED_ROWS:
+            grown = sorted(conn.execute(f"select * from read_parquet('{out}/{name}*.parquet')").fetchall())
+            whole = sorted(conn.execute(f"select * from read_parquet('{full}/{name}.parquet')").fetchall())
+            assert grown == whole and len(whole) == EXPECTED_ROWS[name], name
+
+
 def test_generate_parquet_with_bad_spec_writes_nothing(bad_file, tmp_path, capsys):
     out_dir = tmp_path / "out"
     assert main(["generate", bad_file, "--out", str(out_dir), "--format", "parquet"]) == 2

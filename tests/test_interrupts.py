@@ -63,6 +63,14 @@ def test_a_signalled_generation_leaves_old_or_new_output(tmp_path, fmt, signum):
         assert result["exit"] == 128 + signum and "interrupted" in result["stderr"][0], result
 
 
+@pytest.mark.parametrize("fmt", ["duckdb", "parquet"])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGKILL])
+def test_a_signalled_append_leaves_old_or_new_output(tmp_path, fmt, signum):
+    result = trial(tmp_path, fmt, signum, random.Random(f"append{fmt}{signum}"), {}, append=True)
+    assert result["left"] in ("old", "new"), result
+    assert result["next_run"] == 0 and result["debris_after_next"] == [], result
+
+
 def _watched(action):
     previous = signal.signal(signal.SIGINT, lambda *a: None)  # dbt's own handler, say
     try:

@@ -30,10 +30,12 @@ class _RowGroupWriter:
         self.writer = pq.ParquetWriter(path, schema, compression="zstd", use_dictionary=True)
         self.pending: list[pa.Table] = []
         self.rows = 0
+        self.total = 0  # rows written or pending
 
     def write(self, table: pa.Table) -> None:
         self.pending.append(table)
         self.rows += table.num_rows
+        self.total += table.num_rows
         if self.rows >= ROW_GROUP_ROWS:
             combined = pa.concat_tables(self.pending)
             full = (combined.num_rows // ROW_GROUP_ROWS) * ROW_GROUP_ROWS
@@ -67,7 +69,7 @@ def write_parquet(generation, out_dir: str | os.PathLike, manifest: dict | None 
         staging = files.new_staging()
         writers: dict[str, _RowGroupWriter] = {}
         try:
-            listed = _carried(files, previous, staging, generation) if append else {}
+            listed, counted = _carried(files, previous, staging, generation) if append else ({}, {})
             written = {}
             for name, schema in generation.schemas.items():
                 if append and name not in _written_tables(generation):
@@ -83,8 +85,10 @@ def write_parquet(generation, out_dir: str | os.PathLike, manifest: dict | None 
                 writer.close()
             table_files = {name: listed.get(name, []) + ([written[name]] if name in written else [])
                            for name in generation.schemas}
+            rows = {name: counted.get(name, 0) + (writers[name].total if name in writers else 0)
+                    for name in generation.schemas}
             (staging / MANIFEST).write_text(json.dumps({**(manifest or {}), "tables": list(generation.schemas),
-                                                        "files": table_files}, indent=2) + "\n")
+                                                        "files": table_files, "rows": rows}, indent=2) + "\n")
             with interrupts.finish_first():  # the swap, the dbt bookkeeping and the prune happen as a whole
                 version = files.publish(staging)
                 paths = {name: [files.path(version) / f for f in fs] for name, fs in table_files.items()}
@@ -119,22 +123,23 @@ def _load_key(generation) -> int:
     return int(date_keys(plan.starts)[last_period(plan)])
 
 
-def _carried(files, previous: str | None, staging: Path, generation) -> dict[str, list[str]]:
+def _carried(files, previous: str | None, staging: Path, generation) -> tuple[dict[str, list[str]], dict[str, int]]:
     """Hard-link the previous version's files of the growing and unchanged tables into staging; return their
-    files so far (table -> names)."""
+    files so far (table -> names) and rows."""
     if previous is None:
         raise WriteError("bug: a Parquet append needs an earlier version")
     before = json.loads((files.path(previous) / MANIFEST).read_text())
     old_files = before.get("files") or {name: [f"{name}.parquet"] for name in before["tables"]}
     grown, replaced = generation.layout()
-    carried = {}
+    carried, rows = {}, {}
     for name in generation.schemas:
         if name in replaced:
             continue
         for file in old_files[name]:
             os.link(files.path(previous) / file, staging / file)
         carried[name] = list(old_files[name])  # growing: one more file follows; unchanged: kept as they were
-    return carried
+        rows[name] = sum(pq.read_metadata(staging / file).num_rows for file in old_files[name])
+    return carried, rows
 
 
 def _fresh(staging: Path, stem: str) -> str:
