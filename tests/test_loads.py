@@ -176,3 +176,11 @@ def test_sync_registers_the_feed_and_load_columns():
         ["insert", "update", "delete"]
     assert [next(iter(t)) for t in tests["fct_account_monthly"]["_loaded_at"]] == ["not_null"]
     assert generation.schemas["dim_user_changes"].field("_op").metadata[b"description"]
+
+
+def test_a_table_with_loaded_at_writes_to_parquet(tmp_path):
+    """_loaded_at enters the chunk as a plain column; the Parquet writer needs the layout's field."""
+    from dbt_plotsim.api import write_parquet
+
+    write_parquet(spec("2024-02-01"), tmp_path / "out")
+    assert (tmp_path / "out" / "fct_account_monthly.parquet").exists()

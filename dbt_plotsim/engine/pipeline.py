@@ -84,6 +84,9 @@ class Generation:
                 chunk.update(feeds.tables(chunk))
             if clock is not None:
                 chunk = clock.apply(chunk)
+            for name in loads:  # _loaded_at enters as a plain column: give it the layout's field (Parquet checks)
+                if name in chunk and not chunk[name].schema.equals(self.schemas[name], check_metadata=True):
+                    chunk[name] = chunk[name].cast(self.schemas[name])
             for name, table in chunk.items():
                 self.written[name] += table.num_rows
             yield chunk
