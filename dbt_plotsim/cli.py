@@ -65,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .interrupts import Interrupted, handled, report_bug
+    from .interrupts import Interrupted, handled, report_bug, swallowed
 
     try:
         with handled():
@@ -83,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         print(Interrupted().message(), file=sys.stderr)
         return Interrupted().exit_code
     except Exception as exc:  # a bug: one line here, the traceback in a file
+        stopped = swallowed(exc)
+        if stopped is not None:
+            print(stopped.message(), file=sys.stderr)
+            return stopped.exit_code
         print(report_bug(exc), file=sys.stderr)
         return EXIT_BUG
 

@@ -40,10 +40,20 @@ class Interrupted(KeyboardInterrupt):
 
 
 _watch_read: int | None = None
+_raised: list[int] = []  # signals _raise turned into Interrupted (DuckDB may replace it with its own error)
 
 
 def _raise(signum, frame):
+    _raised.append(signum)
     raise Interrupted(signum)
+
+
+def swallowed(exc: BaseException) -> Interrupted | None:
+    """The Interrupted a library replaced with its own error: DuckDB, when our handler raises inside one of
+    its calls, reports "Query interrupted" (a RuntimeError or duckdb.Error) instead."""
+    if _raised and "interrupted" in str(exc).lower():
+        return Interrupted(_raised[-1])
+    return None
 
 
 @contextmanager

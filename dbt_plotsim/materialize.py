@@ -21,11 +21,13 @@ from .engine.calendar import date_keys
 from .engine.clock import last_period
 from .engine.fitted import relations
 from .sources import SyntheticSource
+from .story import StoryStore
 from .state import (APPEND, REGENERATE, SKIP, STATE_TABLE, Decision, count_rows, decide, existing_tables,
                     manifest_state, read_state, record_state)
 from . import interrupts
 from .writers.duckdb import rollback, quote, write_duckdb
 from .writers.parquet import write_parquet
+from .writers.parquet_set import ParquetSet
 
 
 def _faker_version() -> str:
@@ -78,6 +80,14 @@ def materialize(source: SyntheticSource, conn: duckdb.DuckDBPyConnection, *, for
     if appended:
         generation = generation.append_after(decision.since)
     base = count_rows(conn, source.schema, tables) if appended else 0
+    database = conn.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()
+    database = database[0] if database and database[0] else None  # None: in memory
+    if source.output == "parquet":
+        generation = _told(generation, StoryStore.in_parquet_store(ParquetSet(source.path).store, story,
+                                                                   __version__), force)
+    elif database is not None:
+        generation = _told(generation, StoryStore.beside_database(database, source.schema, source.name, story,
+                                                                  __version__), force)
 
     def record(connection: duckdb.DuckDBPyConnection) -> None:
         written = sum(generation.written.values())
@@ -92,9 +102,8 @@ def materialize(source: SyntheticSource, conn: duckdb.DuckDBPyConnection, *, for
         write_parquet(generation, source.path, manifest, append=appended,
                       commit=lambda paths: _views_over_parquet(conn, source.schema, paths, record))
     else:
-        database = conn.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()
-        if database and database[0]:  # a file, not :memory:
-            check_disk(generation, database[0])
+        if database is not None:
+            check_disk(generation, database)
         write_duckdb(generation, conn, source.schema, finalize=record, append=appended)
     rows = sum(generation.written.values())
     detail = f"{decision.detail}: {rows:,} rows written to {base:,}" if appended else decision.detail
@@ -123,9 +132,15 @@ def generate_parquet(spec, out, *, chunk_entities: int | None = None, workers: i
     appended = decision.action == APPEND
     if appended:
         generation = generation.append_after(decision.since)
+    generation = _told(generation, StoryStore.in_parquet_store(ParquetSet(out).store, story, __version__))
     write_parquet(generation, out, manifest_of(spec, plan, digest, story), append=appended)
     return Outcome(Path(out).name, "appended" if appended else "generated", generation.table_names,
                    sum(generation.written.values()), time.perf_counter() - began, decision.detail, plan.warnings)
+
+
+def _told(generation, store: StoryStore, force: bool = False):
+    """The generation replaying a kept story of its own (or keeping the one it draws, when a load can follow)."""
+    return store.told(generation, force=force)
 
 
 def _decide(conn, source: SyntheticSource, generation, digest: str, story: str, keys, last: int,

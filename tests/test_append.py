@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 import dbt_plotsim
-from dbt_plotsim.engine.pipeline import start
+from dbt_plotsim.engine.pipeline import Generation, start
 from dbt_plotsim.materialize import materialize
 from dbt_plotsim.sources import SyntheticSource
 from dbt_plotsim.state import APPEND, REGENERATE, SKIP, STATE_TABLE, Recorded, decide
@@ -47,12 +47,17 @@ def full_at_b(tmp_path_factory):
     conn.close()
 
 
+@pytest.mark.parametrize("story", ["replayed", "drawn"])
 @pytest.mark.parametrize("steps", [[A, B], [A, "2023-06-01", "2023-11-30", "2024-01-01", B]], ids=["one", "several"])
-def test_appending_equals_a_full_generation(tmp_path, full_at_b, steps):
+def test_appending_equals_a_full_generation(tmp_path, full_at_b, steps, story, monkeypatch):
+    if story == "drawn":  # no story kept (story.py): every load draws it again
+        monkeypatch.setattr("dbt_plotsim.materialize._told", lambda generation, store, force=False: generation)
     conn = duckdb.connect(str(tmp_path / "grow.duckdb"))
     first = materialize(source(steps[0]), conn)
     assert first.status == "generated"
     before = snapshot(conn, first.tables)
+    if story == "replayed":  # the engine is not run again
+        monkeypatch.setattr(Generation, "_chunks", lambda self: pytest.fail("the story was drawn again"))
     for as_of in steps[1:]:
         outcome = materialize(source(as_of), conn)
         assert outcome.status == "appended", outcome.detail
@@ -113,11 +118,11 @@ def test_parquet_appends_a_file_per_load_and_keeps_the_earlier_ones(tmp_path, fu
 
 def test_a_failed_append_changes_nothing(tmp_path, monkeypatch):
     conn = duckdb.connect(str(tmp_path / "f.duckdb"))
-    first = materialize(source(A), conn)
+    first = materialize(source(A), conn, chunk_entities=1024)  # the kept story's chunks: one per block
     before = snapshot(conn, first.tables + [STATE_TABLE])
     from dbt_plotsim.engine import pipeline
 
-    real = pipeline.Generation._chunks
+    real = pipeline.Generation.chunks
 
     def failing(self):
         for number, chunk in enumerate(real(self)):
@@ -125,9 +130,9 @@ def test_a_failed_append_changes_nothing(tmp_path, monkeypatch):
                 raise OSError("disk went away")
             yield chunk
 
-    monkeypatch.setattr(pipeline.Generation, "_chunks", failing)
+    monkeypatch.setattr(pipeline.Generation, "chunks", failing)
     with pytest.raises(Exception, match="disk went away"):
-        materialize(source(B), conn, chunk_entities=1024)
+        materialize(source(B), conn)
     assert snapshot(conn, first.tables + [STATE_TABLE]) == before
     assert conn.execute("select count(*) from information_schema.tables where starts_with(table_name, ?)",
                         [STAGING]).fetchone()[0] == 0

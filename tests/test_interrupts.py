@@ -155,3 +155,30 @@ def test_duckdb_seeing_the_interrupt_first_is_our_interrupt(tmp_path):
     assert conn.execute("select sum(hash(f)) from fct_mrr f").fetchone() == before
     assert conn.execute("select count(*) from information_schema.tables where starts_with(table_name, ?)",
                         [STAGING]).fetchone()[0] == 0
+
+
+def test_our_interrupt_reported_by_duckdb_as_its_own_error_is_still_ours(monkeypatch, capsys, tmp_path):
+    """Our handler raising inside a DuckDB call comes back as DuckDB's "Query interrupted" (a RuntimeError
+    from a registered Arrow table): the CLI still says interrupted, with the signal's exit code, not a bug."""
+    import yaml
+
+    from .conftest import small_dict
+
+    def interrupted_inside_duckdb(*args, **kwargs):
+        try:
+            interrupts._raise(signal.SIGTERM, None)
+        except Interrupted:
+            pass
+        raise RuntimeError("Query interrupted")
+
+    spec = tmp_path / "spec.yml"
+    spec.write_text(yaml.safe_dump(small_dict()))
+    monkeypatch.setattr(interrupts, "_raised", [])
+    monkeypatch.setattr("dbt_plotsim.writers.duckdb._create", interrupted_inside_duckdb)
+    assert cli.main(["generate", str(spec), "--out", str(tmp_path / "x.duckdb")]) == 128 + signal.SIGTERM
+    assert "interrupted (SIGTERM)" in capsys.readouterr().err
+    monkeypatch.setattr(interrupts, "_raised", [])  # without our signal the same error is a bug
+    monkeypatch.setattr("dbt_plotsim.writers.duckdb._create",
+                        lambda *a, **k: (_ for _ in ()).throw(RuntimeError("Query interrupted")))
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    assert cli.main(["generate", str(spec), "--out", str(tmp_path / "x.duckdb")]) == cli.EXIT_BUG

@@ -56,9 +56,10 @@ def last_period(plan) -> int:
 HIDDEN = "_plotsim_"  # columns the engine adds for the clock to read; dropped before a chunk leaves it
 RESTATED_AT = HIDDEN + "restated_at"  # when a later load corrected the row (null: never)
 ORIGINAL = HIDDEN + "original_"  # + column: the value first loaded
+MOVING = HIDDEN + "series_"  # + column: its value in every period (a fixed-size list), for the clock to pick
 
 
-def _without_hidden(table: pa.Table) -> pa.Table:
+def without_hidden(table: pa.Table) -> pa.Table:
     hidden = [name for name in table.column_names if name.startswith(HIDDEN)]
     return table.drop_columns(hidden) if hidden else table
 
@@ -99,11 +100,11 @@ class Clock:
 
     def apply(self, chunk: dict[str, pa.Table]) -> dict[str, pa.Table]:
         out = dict(chunk)
-        for name in _ordered(self.rules, chunk):
+        for name in ordered(self.rules, chunk):
             out[name] = self._table(name, out[name], self.rules[name], out, chunk)
         if self.since is not None:
             out = {name: table for name, table in out.items() if name not in self.since.unchanged}
-        return {name: _without_hidden(table) for name, table in out.items()}
+        return {name: without_hidden(table) for name, table in out.items()}
 
     def _table(self, name: str, table: pa.Table, rule: TableClock, done: dict[str, pa.Table],
                raw: dict[str, pa.Table]) -> pa.Table:
@@ -134,6 +135,9 @@ class Clock:
             table = table.filter(keep)
         for column in rule.reveals:
             table = _set(table, column, _null_after(table[column], self._bound(table[column])))
+        for column in rule.moving:
+            if MOVING + column in table.column_names:
+                table = _set(table, column, pc.list_element(table[MOVING + column], self.last))
         if rule.versions:
             valid_to = _null_after(table["valid_to"], self._bound(table["valid_to"]))
             table = _set(table, "valid_to", valid_to)
@@ -208,7 +212,7 @@ def current_rows(versions: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_pydict(columns, schema=schema)
 
 
-def _ordered(rules: dict[str, TableClock], chunk: dict) -> list[str]:
+def ordered(rules: dict[str, TableClock], chunk: dict) -> list[str]:
     """Tables of the chunk with a rule, parents (and version tables) before the tables that read them."""
     order: list[str] = []
 

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Iterator
+from dataclasses import dataclass, field, replace
+from typing import Callable, Iterator
 
 import pyarrow as pa
 
 from .block import block_base, with_rate_events
 from ..spec.schema import event_tables
-from .clock import clock_for, growing, last_period, rules_for
+from .clock import clock_for, growing, last_period, rules_for, without_hidden
 from .components import components
 from .estimates import active_cells, row_width
 from .feeds import Feeds, feed_name, feed_schemas, fed_tables
@@ -28,6 +28,8 @@ class Generation:
     chunk_blocks: int
     workers: int = 1
     since: int | None = None  # an append: the last period already written (clock.Since)
+    # the story's chunks given the engine's (not yet drawn): story.py replays a kept story; None draws it
+    told: Callable[[Callable[[], Iterator]], Iterator] | None = None
     schemas: dict[str, pa.Schema] = field(init=False)
     drawn: dict[str, pa.Schema] = field(init=False)
     written: dict[str, int] = field(init=False)  # rows yielded so far, per table
@@ -57,7 +59,11 @@ class Generation:
         left out."""
         if not 0 <= since <= last_period(self.plan):
             raise ValueError(f"bug: append after period {since}, outside 0..{last_period(self.plan)}")
-        return Generation(self.plan, self.chunk_blocks, self.workers, since)
+        return replace(self, since=since)
+
+    def told_by(self, told: Callable[[Callable[[], Iterator]], Iterator]) -> "Generation":
+        """The same generation with its story's chunks taken through `told` (story.StoryStore.through)."""
+        return replace(self, told=told)
 
     def layout(self) -> tuple[list[str], list[str]]:
         """(growing tables: appended to, rewritten tables) of an append; the rest stay as they are."""
@@ -75,20 +81,26 @@ class Generation:
         holding what exists by `window.as_of` (clock.py)."""
         self.written = {name: 0 for name in self.schemas}
         clock = clock_for(self.plan, self.schemas, self.since)
-        loads = self.plan.spec.loads.tables
-        rules = rules_for(self.plan, self.schemas) if loads else {}
-        feeds = Feeds(self.plan, self.schemas, rules) if loads else None
-        for chunk in self._chunks():
-            if loads:  # load times and restatements as columns, then the feeds, for the clock to cut
-                chunk = prepare(self.plan, chunk, rules)
-                chunk.update(feeds.tables(chunk))
-            if clock is not None:
-                chunk = clock.apply(chunk)
-            for name in loads:  # _loaded_at enters as a plain column: give it the layout's field (Parquet checks)
+        story = self.told(self.story) if self.told is not None else self.story()
+        for chunk in story:
+            chunk = clock.apply(chunk) if clock is not None else {n: without_hidden(t) for n, t in chunk.items()}
+            for name in self.plan.spec.loads.tables:  # _loaded_at enters as a plain column: the layout's field
                 if name in chunk and not chunk[name].schema.equals(self.schemas[name], check_metadata=True):
                     chunk[name] = chunk[name].cast(self.schemas[name])
             for name, table in chunk.items():
                 self.written[name] += table.num_rows
+            yield chunk
+
+    def story(self) -> Iterator[dict[str, pa.Table]]:
+        """The chunks as drawn over the whole window, before the clock: the same at every `as_of` of a story
+        (load times, restatements and feeds included, as hidden columns and tables for the clock to cut)."""
+        loads = self.plan.spec.loads.tables
+        rules = rules_for(self.plan, self.schemas) if loads else {}
+        feeds = Feeds(self.plan, self.schemas, rules) if loads else None
+        for chunk in self._chunks():
+            if loads:
+                chunk = prepare(self.plan, chunk, rules)
+                chunk.update(feeds.tables(chunk))
             yield chunk
 
     def _chunks(self) -> Iterator[dict[str, pa.Table]]:

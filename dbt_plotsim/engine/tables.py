@@ -6,7 +6,7 @@ import pyarrow as pa
 
 from .block import BlockValues
 from .calendar import date_keys, period_ends
-from .clock import last_period
+from .clock import MOVING
 from .components import components
 from .fanout import moments, next_ids
 from .plan import Plan
@@ -270,7 +270,7 @@ def _entity_tables(plan: Plan, schemas: dict[str, pa.Schema], blocks: list[Block
         "segment": segment_names,
         "archetype": archetypes,
         "start_position": positions[:, 0],
-        "end_position": positions[:, last_period(plan)],
+        "end_position": positions[:, -1],  # at the window's end; the clock takes the as-of period's (MOVING)
     }
     names = schemas[unit_table(plan)].names
     if "first_date_key" in names:
@@ -280,7 +280,9 @@ def _entity_tables(plan: Plan, schemas: dict[str, pa.Schema], blocks: list[Block
         unit_columns["ended_date_key"] = pa.array(keys_by_period[np.maximum(ended, 0)], mask=ended < 0)
     for component in components(plan):
         unit_columns.update(component.unit_columns(plan, blocks))
-    out[unit_table(plan)] = pa.Table.from_pydict(unit_columns, schema=schemas[unit_table(plan)])
+    units = pa.Table.from_pydict(unit_columns, schema=schemas[unit_table(plan)])
+    series = pa.FixedSizeListArray.from_arrays(pa.array(positions.ravel()), positions.shape[1])
+    out[unit_table(plan)] = units.append_column(MOVING + "end_position", series)
     for component in components(plan):
         if not component.fans_out:
             out.update(component.chunk_tables(plan, blocks, schemas, counters))

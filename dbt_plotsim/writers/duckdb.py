@@ -5,6 +5,7 @@ import os
 from typing import Callable
 
 import duckdb
+import pyarrow as pa
 
 from .. import interrupts
 from ..engine.budget import check_disk
@@ -57,12 +58,11 @@ def write_duckdb(generation, target: str | os.PathLike | duckdb.DuckDBPyConnecti
         try:
             for name in grown + replaced:
                 _create(conn, schema, STAGING + name, generation.schemas[name])
+            pending = _Pending(conn, schema)
             for chunk in generation.chunks():
                 interrupts.check()
-                for name, table in chunk.items():
-                    conn.register("_plotsim_chunk", table)
-                    conn.execute(f"INSERT INTO {quote(schema)}.{quote(STAGING + name)} SELECT * FROM _plotsim_chunk")
-                    conn.unregister("_plotsim_chunk")
+                pending.add(chunk)
+            pending.flush()
             with interrupts.finish_first():  # the swap, the bookkeeping and the COMMIT as a whole or not at all
                 conn.execute("BEGIN TRANSACTION")
                 try:
@@ -81,12 +81,45 @@ def write_duckdb(generation, target: str | os.PathLike | duckdb.DuckDBPyConnecti
             raise
     except duckdb.InterruptException:  # DuckDB saw the Ctrl-C first (inside dbt): the same stop as ours
         raise interrupts.Interrupted() from None
-    except duckdb.Error as exc:
+    except (duckdb.Error, RuntimeError) as exc:
+        stopped = interrupts.swallowed(exc)
+        if stopped is not None:  # our handler's Interrupted, reported by DuckDB as its own error
+            raise stopped from None
+        if not isinstance(exc, duckdb.Error):
+            raise
         raise WriteError(f"writing to DuckDB failed, nothing was changed: {exc}") from None
     finally:
         if own:
             conn.close()
     return names
+
+
+PENDING_BYTES = 64 << 20  # rows held before an insert: each committed insert costs a WAL sync
+
+
+class _Pending:
+    """Small chunks (an append's new period, a dimension's rows) gathered into fewer inserts; memory stays
+    within PENDING_BYTES plus one chunk."""
+
+    def __init__(self, conn, schema: str):
+        self.conn, self.schema = conn, schema
+        self.tables: dict[str, list] = {}
+        self.bytes = 0
+
+    def add(self, chunk) -> None:
+        for name, table in chunk.items():
+            if table.num_rows:
+                self.tables.setdefault(name, []).append(table)
+                self.bytes += table.nbytes
+        if self.bytes >= PENDING_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        for name, tables in self.tables.items():
+            self.conn.register("_plotsim_chunk", pa.concat_tables(tables) if len(tables) > 1 else tables[0])
+            self.conn.execute(f"INSERT INTO {quote(self.schema)}.{quote(STAGING + name)} SELECT * FROM _plotsim_chunk")
+            self.conn.unregister("_plotsim_chunk")
+        self.tables, self.bytes = {}, 0
 
 
 def drop_staging(conn, schema: str) -> None:
