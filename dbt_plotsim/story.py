@@ -36,7 +36,7 @@ import numpy as np
 import pyarrow as pa
 
 from .engine.budget import DISK_SHARE
-from .engine.clock import last_period, rules_for
+from .engine.clock import appended, last_period, rules_for
 from .engine.first_shown import first_shown
 from .engine.estimates import row_width
 from .engine.pipeline import expected_rows
@@ -74,13 +74,14 @@ class StoryStore:
         plan = generation.plan
         rules = rules_for(plan, generation.schemas)
         since = -1 if generation.since is None else generation.since
+        grown = appended(plan, rules)  # only these tables skip the periods an append already wrote
         keep = self.worth_keeping(generation)
 
         def told(draw: Callable[[], Iterator]) -> Iterator:
             self._remove_staging()
             chunks = None if force else self._record()
-            if chunks is not None and self._intact(chunks, since, last_period(plan)):
-                return self._replay(chunks, since, last_period(plan), keep)
+            if chunks is not None and self._intact(chunks, since, last_period(plan), grown):
+                return self._replay(chunks, since, last_period(plan), grown, keep)
             if keep:
                 return self._keep(draw(), lambda chunk: first_shown(plan, rules, chunk))
             self.discard()
@@ -115,7 +116,7 @@ class StoryStore:
             return None
         return chunks
 
-    def _intact(self, chunks: list[dict], since: int, last: int) -> bool:
+    def _intact(self, chunks: list[dict], since: int, last: int, grown: set[str]) -> bool:
         """Whether every batch a replay would read has the CRC-32 it was written with."""
         try:
             for chunk in chunks:
@@ -124,14 +125,15 @@ class StoryStore:
                         reader = pa.ipc.open_file(source)
                         if reader.num_record_batches != len(batches):
                             return False
-                        for i in _wanted(batches, since, last):
+                        for i in _wanted(batches, since if name in grown else -1, last):
                             if _crc(reader.get_batch(i)) != batches[i][2]:
                                 return False
         except (OSError, pa.ArrowException):
             return False
         return True
 
-    def _replay(self, chunks: list[dict], since: int, last: int, keep: bool) -> Iterator[dict[str, pa.Table]]:
+    def _replay(self, chunks: list[dict], since: int, last: int, grown: set[str],
+                keep: bool) -> Iterator[dict[str, pa.Table]]:
         """The kept chunks; of a growing table, only the rows first shown after `since`, up to `last`."""
         for chunk in chunks:
             out = {}
@@ -139,7 +141,7 @@ class StoryStore:
                 path = self.folder / chunk["folder"] / f"{name}.arrow"
                 try:
                     with pa.memory_map(str(path)) as source:
-                        out[name] = _read(pa.ipc.open_file(source), entry, since, last)
+                        out[name] = _read(pa.ipc.open_file(source), entry, since if name in grown else -1, last)
                 except (OSError, pa.ArrowException) as exc:
                     raise WriteError(f"the story kept at {self.folder} is damaged ({path.name}: {exc}); remove "
                                      "that folder and run again. Nothing was written.") from None

@@ -140,6 +140,10 @@ def desired_tests(source: SyntheticSource, generation) -> dict[str, dict[str, li
         for table, columns in component.tests(plan, ref).items():
             for column, tests in columns.items():
                 out.setdefault(table, {}).setdefault(column, []).extend(_test(n, a) for n, a in tests)
+    for table in spec.defects.tables:  # raw tables with declared defects: their tests report them, as warnings
+        for tests in out.get(table, {}).values():
+            for test in tests:
+                next(iter(test.values()))["config"]["severity"] = "warn"
     return out
 
 

@@ -78,6 +78,12 @@ def growing(rules: dict[str, TableClock]) -> set[str]:
     return {name for name in rules if grows(name)}
 
 
+def appended(plan, rules: dict[str, TableClock]) -> set[str]:
+    """Tables an append adds rows to: the growing ones, none when defects are declared (their answer key
+    covers every row, so a load rewrites the source)."""
+    return set() if plan.spec.defects.tables else growing(rules)
+
+
 @dataclass(frozen=True)
 class Since:
     """The period an append starts after: growing tables keep only rows of later periods."""
@@ -191,7 +197,7 @@ def clock_at(plan, schemas: dict[str, pa.Schema], rules: dict[str, TableClock], 
     if since is not None:
         from .tables import static_names
 
-        after = Since(int(keys[since]), plan.starts[since], loads[since], frozenset(growing(rules)),
+        after = Since(int(keys[since]), plan.starts[since], loads[since], frozenset(appended(plan, rules)),
                       frozenset(static_names(plan, schemas)))
     return Clock(last, int(keys[last]), plan.starts[last], loads[last], rules, after)
 

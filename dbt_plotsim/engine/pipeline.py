@@ -9,7 +9,8 @@ import pyarrow as pa
 
 from .block import block_base, with_rate_events
 from ..spec.schema import event_tables
-from .clock import clock_for, growing, last_period, rules_for, without_hidden
+from .clock import appended, clock_for, last_period, rules_for, without_hidden
+from .defects import KEY_TABLE, inject, key_schema
 from .components import components
 from .estimates import active_cells, row_width
 from .feeds import Feeds, feed_name, feed_schemas, fed_tables
@@ -38,6 +39,8 @@ class Generation:
         self.drawn = schemas(self.plan)  # the tables as the engine draws them; loads.prepare adds _loaded_at
         layouts = with_load_columns(self.plan, self.drawn)
         self.schemas = {**layouts, **feed_schemas(self.plan, layouts)}
+        if self.plan.spec.defects.tables:
+            self.schemas[KEY_TABLE] = key_schema()
         self.written = {name: 0 for name in self.schemas}
 
     @property
@@ -68,7 +71,7 @@ class Generation:
     def layout(self) -> tuple[list[str], list[str]]:
         """(growing tables: appended to, rewritten tables) of an append; the rest stay as they are."""
         rules = rules_for(self.plan, self.schemas)
-        grows = growing(rules)
+        grows = appended(self.plan, rules)
         unchanged = set(static_names(self.plan, self.schemas))
         names = list(self.schemas)
         return ([n for n in names if n in grows], [n for n in names if n not in grows and n not in unchanged])
@@ -82,11 +85,14 @@ class Generation:
         self.written = {name: 0 for name in self.schemas}
         clock = clock_for(self.plan, self.schemas, self.since)
         story = self.told(self.story) if self.told is not None else self.story()
+        rules = rules_for(self.plan, self.schemas) if self.plan.spec.defects.tables else None
         for chunk in story:
             chunk = clock.apply(chunk) if clock is not None else {n: without_hidden(t) for n, t in chunk.items()}
             for name in self.plan.spec.loads.tables:  # _loaded_at enters as a plain column: the layout's field
                 if name in chunk and not chunk[name].schema.equals(self.schemas[name], check_metadata=True):
                     chunk[name] = chunk[name].cast(self.schemas[name])
+            if rules is not None and any(name in chunk for name in self.plan.spec.defects.tables):
+                chunk = inject(self.plan, chunk, rules)
             for name, table in chunk.items():
                 self.written[name] += table.num_rows
             yield chunk

@@ -161,6 +161,13 @@ def build_plan(spec) -> tuple[Plan | None, list[Problem]]:
         from .loads import checked
 
         problems = problems + checked(plan)
+    if plan is not None and spec.defects.tables:
+        from .clock import rules_for
+        from .defects import check
+        from .tables import schemas
+
+        layouts = schemas(plan)
+        problems = problems + check(plan, layouts, rules_for(plan, layouts))
     return plan, problems
 
 

@@ -8,6 +8,7 @@ from .base import Identifier, StrictModel
 from .attributes import Attribute, ReferenceTable
 from .calibration import CalibrationOptions
 from .children import Child
+from .defects import Defects
 from .history import History, Stages
 from .lifecycle import Arrivals, Event
 from .loads import Loads
@@ -45,6 +46,7 @@ class Spec(StrictModel):
     seasonality: Seasonality | None = None
     tables: Tables = Tables()
     loads: Loads = Loads()
+    defects: Defects = Defects()
     calibration: CalibrationOptions = CalibrationOptions()
 
     def noise_of(self, metric: Metric) -> Noise:
