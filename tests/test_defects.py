@@ -172,3 +172,47 @@ def test_sync_registers_the_tests_of_defective_tables_as_warnings():
 
     assert severities("dim_account") == {"warn"} and severities("fct_account_monthly") == {"warn"}
     assert severities("dim_date") == {None} and severities("dim_user") == {None}
+
+
+def _connected(tables):
+    import duckdb
+
+    conn = duckdb.connect()
+    for name, table in tables.items():
+        conn.register(name, table)
+    return conn
+
+
+def _cleans(conn, model: str, table: str, **arguments) -> list[tuple]:
+    from .macros import render
+
+    columns = [(r[0], r[1]) for r in conn.execute(f"describe {model}").fetchall()]
+    return conn.execute(render("cleans_defects", model_columns=columns, model=model, defects=KEY_TABLE, table=table,
+                               key=None, period_column=None, **{"allow": ["fixed", "removed"], **arguments})).fetchall()
+
+
+def test_cleans_defects_passes_on_the_clean_truth_and_fails_on_the_raw_table(tables):
+    messy, clean = tables
+    conn = _connected(messy)
+    conn.register("clean_account", clean["dim_account"])
+    conn.register("clean_months", clean["fct_account_monthly"])
+    conn.register("clean_logins", clean["evt_user_login"])
+    for model, table in (("clean_account", "dim_account"), ("clean_months", "fct_account_monthly"),
+                         ("clean_logins", "evt_user_login")):
+        assert _cleans(conn, model, table) == [], model  # every kind fixed, orphans and copies gone
+    left = {row[0]: row[-1] for row in _cleans(conn, "dim_account", "dim_account")}
+    assert left == {"messy_text": "still wrong", "duplicate": "still duplicated", "invalid_value": "still wrong"}
+    assert {row[-1] for row in _cleans(conn, "evt_user_login", "evt_user_login")} == {"still wrong"}
+    months = {row[0] for row in _cleans(conn, "fct_account_monthly", "fct_account_monthly")}
+    assert months == {"out_of_range", "orphan", "near_duplicate"}
+    # dropping the rows with wrong values is allowed by default, nulling them only when asked
+    conn.execute("""create view dropped as select * from clean_months where (account_id, date_key) not in
+        (select key_value, date_key from _plotsim_defects where kind = 'out_of_range')""")
+    assert _cleans(conn, "dropped", "fct_account_monthly") == []
+    assert {r[-1] for r in _cleans(conn, "dropped", "fct_account_monthly", allow=["fixed"])} == {"removed"}
+    conn.execute("""create view nulled as select account_id, date_key, plan_history_id, engagement,
+        case when (account_id, date_key) in (select key_value, date_key from _plotsim_defects
+                                             where kind = 'out_of_range') then null else mrr end as mrr, seats
+        from clean_months""")
+    assert {r[-1] for r in _cleans(conn, "nulled", "fct_account_monthly")} == {"nulled"}
+    assert _cleans(conn, "nulled", "fct_account_monthly", allow=["fixed", "nulled"]) == []
