@@ -87,16 +87,21 @@ def test_the_answer_key_turns_the_messy_tables_back_into_the_clean_ones(tables):
             if k["kind"] in ("duplicate", "near_duplicate"):
                 ident = (k["key_value"], k["date_key"] if period else None)
                 extra[ident] = extra.get(ident, 0) + 1
+        by_row: dict = {}  # (key, period) -> the rows that have it, kept up to date as keys are undone
+        for r in rows:
+            by_row.setdefault((r[first], r[period] if period else None), []).append(r)
         for k in sorted(mine, key=lambda k: -k["defect_number"]):  # undo in reverse order
             if k["kind"] in ("duplicate", "near_duplicate"):
                 continue
-            match = [r for r in rows if r[first] == k["key_value"] and (period is None or r[period] == k["date_key"])]
+            ident = (k["key_value"], k["date_key"] if period else None)
+            match = by_row.pop(ident, [])
             assert match, k
             for r in match:
                 assert str(r[k["column_name"]]) == k["defect_value"] or \
                     pa.array([r[k["column_name"]]]).cast(pa.string())[0].as_py() == k["defect_value"], k
                 r[k["column_name"]] = pa.array([k["original_value"]]).cast(messy[table].schema.field(
                     k["column_name"]).type)[0].as_py()
+            by_row.setdefault((match[0][first], match[0][period] if period else None), []).extend(match)
         seen: dict = {}
         restored = []
         for r in rows:
