@@ -35,7 +35,7 @@ from typing import Callable, Iterator
 import numpy as np
 import pyarrow as pa
 
-from .engine.budget import DISK_SHARE
+from .engine.budget import DISK_SHARE, free_space
 from .engine.clock import appended, last_period, rules_for
 from .engine.first_shown import first_shown
 from .engine.estimates import row_width
@@ -193,10 +193,7 @@ class StoryStore:
             return False
         need = sum(n * row_width(generation.schemas[name])
                    for name, n in expected_rows(plan).items() if name in generation.schemas)
-        folder = self.folder.parent
-        while not folder.exists() and folder != folder.parent:
-            folder = folder.parent
-        return need * DISK_SHARE < shutil.disk_usage(folder).free
+        return need * DISK_SHARE < free_space(self.folder.parent)[1]
 
     def _remove_staging(self) -> None:
         """Staging a killed run left (one writer at a time: DuckDB locks its file, Parquet sets their store)."""

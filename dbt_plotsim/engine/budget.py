@@ -74,12 +74,17 @@ def expected_bytes(generation) -> float:
     return sum(n * row_width(generation.schemas[name]) for name, n in rows.items() if name in generation.schemas)
 
 
-def check_disk(generation, target: str | os.PathLike) -> None:
-    """WriteError when the output would not fit on the disk that holds `target`."""
+def free_space(target: str | os.PathLike) -> tuple[Path, int]:
+    """(the nearest existing folder of `target`, free bytes on its disk)."""
     folder = Path(os.path.abspath(target))
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
-    free = shutil.disk_usage(folder).free
+    return folder, shutil.disk_usage(folder).free
+
+
+def check_disk(generation, target: str | os.PathLike) -> None:
+    """WriteError when the output would not fit on the disk that holds `target`."""
+    folder, free = free_space(target)
     need = expected_bytes(generation) * DISK_SHARE
     if need > free:
         raise WriteError(f"the output needs up to {_human(need)} but {folder} has {_human(free)} free; "
