@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from ..errors import Problem
 from .calendar import date_keys
 from .fanout import field
-from .loads import hashed_uniform
+from .hashing import hashed_uniform
 
 KEY_TABLE = "_plotsim_defects"
 ORPHAN_OFFSET = 10**12  # an orphan key: the real one plus this, so no parent row has it

@@ -24,30 +24,11 @@ import pyarrow.compute as pc
 from ..errors import Problem
 from .calendar import date_keys, load_times
 from .clock import ORIGINAL, RESTATED_AT, TableClock, growing
-from .rng import name_key
+from .hashing import hashed_uniform
 
 LOADED_AT = "_loaded_at"
 LOAD_AT = "_plotsim_load_at"  # hidden twin of _loaded_at for tables that are late without showing it
 RESTATEMENT = (0.05, 0.25)  # a restated row is first loaded this far off (either side), as a share
-
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finalizer: a bijection of uint64 that scatters neighbouring keys."""
-    with np.errstate(over="ignore"):
-        x = x + np.uint64(0x9E3779B97F4A7C15)
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
-
-
-def hashed_uniform(seed: int, names: tuple[str, ...], *keys: np.ndarray) -> np.ndarray:
-    """Uniforms in [0, 1), one per row, from the row's integer keys and named like a stream."""
-    spawn = tuple(name_key(n) for n in names)
-    salt = np.random.SeedSequence(entropy=seed, spawn_key=spawn).generate_state(1, np.uint64)[0]
-    x = np.full(len(keys[0]), salt, dtype=np.uint64)
-    for key in keys:
-        x = _mix(x ^ np.asarray(key).astype(np.int64).view(np.uint64))
-    return (x >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
 
 
 def period_index(plan, column: pa.ChunkedArray) -> np.ndarray:
