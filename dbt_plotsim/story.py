@@ -72,7 +72,7 @@ class StoryStore:
         forced run draws again); otherwise the engine draws and, when a later load can follow and the story
         fits on the disk, its chunks are kept on the way."""
         plan = generation.plan
-        rules = rules_for(plan, generation.schemas)
+        rules = rules_for(plan, generation.loaded)
         since = -1 if generation.since is None else generation.since
         grown = appended(plan, rules)  # only these tables skip the periods an append already wrote
         keep = self.worth_keeping(generation)

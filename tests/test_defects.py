@@ -28,6 +28,20 @@ DEFECTS = {"tables": {
 }}
 
 
+SHAPES = {"tables": {  # the kinds that change a table's layout or volume, and segment filters
+    "fct_account_monthly": [
+        {"kind": "number_as_text", "column": "mrr", "rate": 0.05},
+        {"kind": "schema_drift", "column": "seats", "renamed_to": "seat_count", "periods": {"from": "2024-07-01"}},
+        {"kind": "volume_drop", "rate": 0.5, "periods": {"from": "2024-03-01", "until": "2024-03-31"}},
+        {"kind": "volume_spike", "rate": 0.5, "copies": 2, "segments": ["smb_steady"],
+         "periods": {"from": "2024-09-01", "until": "2024-09-30"}}],
+    "fct_invoice": [{"kind": "number_as_text", "column": "amount", "rate": 0.1},
+                    {"kind": "schema_drift", "added": "currency", "values": ["USD", "usd", "EUR"],
+                     "periods": {"from": "2024-10-01"}}],
+    "dim_account": [{"kind": "messy_text", "column": "company_name", "rate": 0.2, "segments": ["at_risk"]}],
+}}
+
+
 def spec(defects=DEFECTS, scale=0.2, **edits):
     data = copy.deepcopy(SAAS)
     data["defects"] = copy.deepcopy(defects)
@@ -38,6 +52,11 @@ def spec(defects=DEFECTS, scale=0.2, **edits):
 @pytest.fixture(scope="module")
 def tables():
     return start(spec()).tables(), start(spec(defects={})).tables()
+
+
+@pytest.fixture(scope="module")
+def shaped(tables):
+    return start(spec(defects=SHAPES)).tables(), tables[1]
 
 
 def key_rows(key: pa.Table, table: str, number: int) -> pa.Table:
@@ -59,6 +78,66 @@ def test_every_kind_hits_its_declared_share_of_rows(tables):
             assert abs(hits - eligible * defect["rate"]) <= 4 * sigma + 1, (table, defect["kind"], hits, eligible)
 
 
+def _segment_of(clean, ids):
+    accounts = clean["dim_account"]
+    return dict(zip(accounts["account_id"].to_pylist(), accounts["segment"].to_pylist()))
+
+
+def _binomial(hits, eligible, rate, what):
+    sigma = np.sqrt(eligible * rate * (1 - rate))
+    assert abs(hits - eligible * rate) <= 4 * sigma + 1, (what, hits, eligible, rate)
+
+
+def test_layout_and_volume_kinds_hit_their_declared_share(shaped):
+    messy, clean = shaped
+    key = messy[KEY_TABLE]
+    months, raw = clean["fct_account_monthly"], messy["fct_account_monthly"]
+    dates = months["date_key"].to_numpy()
+    segment = _segment_of(clean, None)
+    march = int(((dates >= 20240301) & (dates <= 20240331)).sum())
+    _binomial(key_rows(key, "fct_account_monthly", 2).num_rows, march, 0.5, "volume_drop")
+    raw_dates = raw["date_key"].to_numpy()
+    spiked = [a for a, d in zip(months["account_id"].to_pylist(), dates) if 20240901 <= d <= 20240930
+              and segment[a] == "smb_steady"]
+    copies = key_rows(key, "fct_account_monthly", 3)
+    assert copies.num_rows % 2 == 0 and {segment[a] for a in copies["key_value"].to_pylist()} == {"smb_steady"}
+    _binomial(copies.num_rows // 2, len(spiked), 0.5, "volume_spike")
+    # the period's volume: the drop's share gone in March, the spike's copies in September
+    assert (raw_dates == 20240301).sum() == march - key_rows(key, "fct_account_monthly", 2).num_rows
+    assert (raw_dates == 20240901).sum() == (dates == 20240901).sum() + copies.num_rows
+    # number_as_text: a text column; the share of values with a value are messy, the rest read back exactly
+    assert pa.types.is_string(raw.schema.field("mrr").type)
+    valid = int(months["mrr"].is_valid().to_numpy(zero_copy_only=False).sum()) - \
+        key_rows(key, "fct_account_monthly", 2).num_rows  # about: dropped rows are not there to be messy
+    _binomial(key_rows(key, "fct_account_monthly", 0).num_rows, valid, 0.05, "number_as_text")
+    # schema_drift: seats until June 2024, seat_count from July on, nothing lost
+    seats, count = raw["seats"].to_numpy(zero_copy_only=False), raw["seat_count"].to_numpy(zero_copy_only=False)
+    later = raw_dates >= 20240701
+    assert np.isnan(seats[later].astype(float)).all() and np.isnan(count[~later].astype(float)).all()
+    invoices = messy["fct_invoice"]
+    currency = invoices["currency"].to_pylist()
+    late = invoices["date_key"].to_numpy() >= 20241001
+    assert all(c in ("USD", "usd", "EUR") for c, x in zip(currency, late) if x)
+    assert all(c is None for c, x in zip(currency, late) if not x)
+    at_risk = [a for a, s in segment.items() if s == "at_risk"]
+    named = key_rows(key, "dim_account", 0)
+    assert {segment[a] for a in named["key_value"].to_pylist()} == {"at_risk"}
+    _binomial(named.num_rows, len(at_risk), 0.2, "messy_text in a segment")
+
+
+def test_numbers_as_text_read_back_and_messy_ones_look_typed_by_hand(shaped):
+    messy, clean = shaped
+    key = key_rows(messy[KEY_TABLE], "fct_invoice", 0).to_pylist()
+    assert {k["defect_value"][0] == "$" for k in key} == {True, False}
+    assert any(k["defect_value"] == "N/A" for k in key) and any("," in k["defect_value"] for k in key)
+    hit = {k["key_value"] for k in key}
+    for clean_amount, raw_amount, invoice in zip(clean["fct_invoice"]["amount"].to_pylist(),
+                                                 messy["fct_invoice"]["amount"].to_pylist(),
+                                                 messy["fct_invoice"]["invoice_id"].to_pylist()):
+        if invoice not in hit:
+            assert raw_amount == str(clean_amount)
+
+
 def test_nothing_outside_the_declared_tables_and_periods(tables):
     messy, clean = tables
     for name in clean:
@@ -68,55 +147,97 @@ def test_nothing_outside_the_declared_tables_and_periods(tables):
     assert orphans.size and orphans.min() >= 20240101 and orphans.max() <= 20240630
 
 
-def _cells(table: pa.Table) -> list[tuple]:
-    return sorted(map(tuple, (dict(zip(table.column_names, r)).values() for r in zip(*[c.to_pylist() for c in table.columns]))),
-                  key=repr)
+def _canon(value):
+    """A value as Arrow writes it as text, whichever way it came (a typed cell, clean text, JSON)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return str(value)
 
 
-def test_the_answer_key_turns_the_messy_tables_back_into_the_clean_ones(tables):
-    messy, clean = tables
+def undo(messy: pa.Table, key: list[dict], table: str) -> list[dict]:
+    """The clean rows from the messy table and the answer key alone: copies dropped, cells undone in reverse
+    order, renamed values moved back, added columns dropped, dropped rows put back from their JSON."""
+    import json
+
+    rows = messy.to_pylist()
+    first = messy.column_names[0]
+    period = "date_key" if "date_key" in messy.column_names else None
+    mine = [k for k in key if k["table_name"] == table]
+    assert all(k["key_column"] == first for k in mine)
+    ident = lambda k: (k["key_value"], k["date_key"] if period else None)  # noqa: E731
+    extra: dict = {}  # (key, date) -> copies to drop
+    for k in mine:
+        if k["kind"] in ("duplicate", "near_duplicate", "volume_spike"):
+            extra[ident(k)] = extra.get(ident(k), 0) + 1
+    seen: dict = {}
+    kept = []
+    for r in rows:  # a copy comes right after its row: the first is the original
+        here = (r[first], r[period] if period else None)
+        seen[here] = seen.get(here, 0) + 1
+        if seen[here] > 1:
+            assert extra.get(here, 0) >= seen[here] - 1, (table, here)
+            continue
+        kept.append(r)
+    by_row: dict = {}  # (key, period) -> its row, kept up to date as keys are undone
+    for r in kept:
+        by_row[(r[first], r[period] if period else None)] = r
+    dropped_columns = set()
+    for k in sorted(mine, key=lambda k: -k["defect_number"]):  # undo in reverse order
+        if k["kind"] in ("duplicate", "near_duplicate", "volume_spike", "volume_drop"):
+            continue
+        r = by_row.pop(ident(k))
+        column = k["column_name"]
+        if k["kind"] == "schema_drift":
+            drift = DRIFTS_BY_NAME[(table, k["defect_number"])]
+            if drift.get("added"):
+                assert r[column] == k["defect_value"] and k["original_value"] is None, k
+            else:
+                assert r[column] is None and _canon(r[drift["renamed_to"]]) == k["original_value"], k
+                r[column] = k["original_value"]
+        else:
+            assert _canon(r[column]) == k["defect_value"], k
+            r[column] = k["original_value"]
+        by_row[(r[first], r[period] if period else None)] = r
+    for drift in [d for (t, _), d in DRIFTS_BY_NAME.items() if t == table]:
+        dropped_columns.add(drift.get("added") or drift["renamed_to"])
+    restored = [{c: v for c, v in r.items() if c not in dropped_columns} for r in kept]
+    restored += [json.loads(k["original_value"]) for k in mine if k["kind"] == "volume_drop"]
+    return restored
+
+
+def _same_rows(restored: list[dict], clean: pa.Table) -> bool:
+    numeric = {f.name for f in clean.schema if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)
+               or pa.types.is_decimal(f.type)}
+
+    def canon(rows):
+        return sorted(repr({c: (None if v is None else float(v)) if c in numeric else _canon(v) for c, v in r.items()})
+                      for r in rows)
+    return canon(restored) == canon(clean.to_pylist())
+
+
+DRIFTS_BY_NAME: dict = {}
+
+
+@pytest.mark.parametrize("declared", ["DEFECTS", "SHAPES"])
+def test_the_answer_key_turns_the_messy_tables_back_into_the_clean_ones(declared, tables, shaped):
+    defects = globals()[declared]
+    messy, clean = tables if declared == "DEFECTS" else shaped
+    DRIFTS_BY_NAME.clear()
+    DRIFTS_BY_NAME.update({(t, i): d for t, ds in defects["tables"].items() for i, d in enumerate(ds)
+                           if d["kind"] == "schema_drift"})
     key = messy[KEY_TABLE].to_pylist()
-    for table in DEFECTS["tables"]:
-        rows = messy[table].to_pylist()
-        first = messy[table].column_names[0]
-        period = "date_key" if "date_key" in messy[table].column_names else None
-        mine = [k for k in key if k["table_name"] == table]
-        assert all(k["key_column"] == first for k in mine)
-        extra = {}  # (key, date) -> copies to drop
-        for k in mine:
-            if k["kind"] in ("duplicate", "near_duplicate"):
-                ident = (k["key_value"], k["date_key"] if period else None)
-                extra[ident] = extra.get(ident, 0) + 1
-        by_row: dict = {}  # (key, period) -> the rows that have it, kept up to date as keys are undone
-        for r in rows:
-            by_row.setdefault((r[first], r[period] if period else None), []).append(r)
-        for k in sorted(mine, key=lambda k: -k["defect_number"]):  # undo in reverse order
-            if k["kind"] in ("duplicate", "near_duplicate"):
-                continue
-            ident = (k["key_value"], k["date_key"] if period else None)
-            match = by_row.pop(ident, [])
-            assert match, k
-            for r in match:
-                assert str(r[k["column_name"]]) == k["defect_value"] or \
-                    pa.array([r[k["column_name"]]]).cast(pa.string())[0].as_py() == k["defect_value"], k
-                r[k["column_name"]] = pa.array([k["original_value"]]).cast(messy[table].schema.field(
-                    k["column_name"]).type)[0].as_py()
-            by_row.setdefault((match[0][first], match[0][period] if period else None), []).extend(match)
-        seen: dict = {}
-        restored = []
-        for r in rows:
-            ident = (r[first], r.get(period) if period else None)
-            seen[ident] = seen.get(ident, 0) + 1
-            if seen[ident] > 1:
-                assert extra.get(ident, 0) >= seen[ident] - 1, (table, ident)
-                continue
-            restored.append(r)
-        assert sorted(map(repr, restored)) == sorted(map(repr, clean[table].to_pylist())), table
+    for table in defects["tables"]:
+        assert _same_rows(undo(messy[table], key, table), clean[table]), table
 
 
-def test_the_same_bytes_whatever_the_chunking():
-    a = start(spec(scale=0.1)).tables()
-    b = start(spec(scale=0.1), chunk_entities=1024).tables()
+@pytest.mark.parametrize("declared", ["DEFECTS", "SHAPES"])
+def test_the_same_bytes_whatever_the_chunking(declared):
+    a = start(spec(globals()[declared], scale=0.1)).tables()
+    b = start(spec(globals()[declared], scale=0.1), chunk_entities=1024).tables()
     assert all(a[name].equals(b[name]) for name in a if name != KEY_TABLE)
     assert sorted(map(repr, a[KEY_TABLE].to_pylist())) == sorted(map(repr, b[KEY_TABLE].to_pylist()))
 
@@ -133,6 +254,33 @@ def test_the_same_bytes_whatever_the_chunking():
      "defects.tables.dim_account[0].periods", "is before from"),
     ({"dim_account": [{"kind": "orphan", "rate": 0.1}]}, "defects.tables.dim_account[0]", "needs `column`"),
     ({"dim_account": [{"kind": "typo", "rate": 0.1}]}, "defects.tables.dim_account[0].kind", "duplicate"),
+    ({"dim_account": [{"kind": "duplicat", "rate": 0.1}]}, "defects.tables.dim_account[0].kind",
+     "did you mean 'duplicate'?"),
+    ({"dim_account": [{"kind": "duplicate", "rate": 1.0}]}, "defects.tables.dim_account[0]", "must be below 1"),
+    ({"dim_account": [{"kind": "number_as_text", "column": "company_name", "rate": 0.1}]},
+     "defects.tables.dim_account[0].column", "a number column that is not a key"),
+    ({"fct_account_monthly": [{"kind": "number_as_text", "column": "account_id", "rate": 0.1}]},
+     "defects.tables.fct_account_monthly[0].column", "a number column that is not a key"),
+    ({"fct_account_monthly": [{"kind": "schema_drift", "column": "seats", "renamed_to": "mrr",
+                               "periods": {"from": "2024-01-01"}}]},
+     "defects.tables.fct_account_monthly[0].renamed_to", "'mrr' is already a column"),
+    ({"fct_account_monthly": [{"kind": "schema_drift", "column": "seats", "renamed_to": "n"}]},
+     "defects.tables.fct_account_monthly[0]", "needs `periods: {from: <date>}`"),
+    ({"fct_account_monthly": [{"kind": "schema_drift", "column": "seats", "renamed_to": "n", "rate": 0.1,
+                               "periods": {"from": "2024-01-01"}}]},
+     "defects.tables.fct_account_monthly[0]", "takes no `rate`"),
+    ({"fct_account_monthly": [{"kind": "schema_drift", "added": "channel", "periods": {"from": "2024-01-01"}}]},
+     "defects.tables.fct_account_monthly[0]", "needs `values`"),
+    ({"fct_account_monthly": [{"kind": "volume_drop", "rate": 0.5}]},
+     "defects.tables.fct_account_monthly[0]", "needs `periods`"),
+    ({"fct_account_monthly": [{"kind": "duplicate", "rate": 0.1, "copies": 3}]},
+     "defects.tables.fct_account_monthly[0]", "`copies` is for volume_spike"),
+    ({"fct_account_monthly": [{"kind": "duplicate", "rate": 0.1, "segments": ["nope"]}]},
+     "defects.tables.fct_account_monthly[0].segments", "unknown segment 'nope'"),
+    ({"dim_plan": [{"kind": "duplicate", "rate": 0.1}]}, "defects.tables.dim_plan", "makes no table"),
+    ({"fct_account_monthly": [{"kind": "number_as_text", "column": "mrr", "rate": 0.1},
+                              {"kind": "out_of_range", "column": "mrr", "rate": 0.1}]},
+     "defects.tables.fct_account_monthly[1].column", "a number metric column"),
 ])
 def test_a_bad_defect_names_its_path(defect, path, message):
     with pytest.raises(SpecError) as caught:
@@ -141,7 +289,8 @@ def test_a_bad_defect_names_its_path(defect, path, message):
     assert path in rendered and message in rendered, rendered
 
 
-def test_a_source_with_defects_grows_load_by_load_to_the_full_generation(tmp_path):
+@pytest.mark.parametrize("declared", ["DEFECTS", "SHAPES"])
+def test_a_source_with_defects_grows_load_by_load_to_the_full_generation(tmp_path, declared):
     """Appends rewrite a source with defects (its answer key covers every row); the result equals a full run."""
     import duckdb
 
@@ -149,7 +298,8 @@ def test_a_source_with_defects_grows_load_by_load_to_the_full_generation(tmp_pat
     from dbt_plotsim.sources import SyntheticSource
 
     def source(as_of):
-        return SyntheticSource("saas", "raw", dbt_plotsim.load_spec({**copy.deepcopy(SAAS), "defects": DEFECTS},
+        return SyntheticSource("saas", "raw", dbt_plotsim.load_spec({**copy.deepcopy(SAAS),
+                                                                     "defects": globals()[declared]},
                                                                     scale=0.05, as_of=as_of), "duckdb", None)
 
     grown = duckdb.connect(str(tmp_path / "g.duckdb"))
@@ -221,3 +371,31 @@ def test_cleans_defects_passes_on_the_clean_truth_and_fails_on_the_raw_table(tab
         from clean_months""")
     assert {r[-1] for r in _cleans(conn, "nulled", "fct_account_monthly")} == {"nulled"}
     assert _cleans(conn, "nulled", "fct_account_monthly", allow=["fixed", "nulled"]) == []
+
+
+STAGED_MONTHS = r"""
+    select distinct on (account_id, date_key) account_id, date_key, plan_history_id, engagement,
+        case when trim(mrr) in ('N/A', '') then null
+             when regexp_matches(trim(mrr), ',[0-9]+$') and not regexp_matches(trim(mrr), '\.[0-9]+$')
+                  and regexp_matches(trim(mrr), '^-?\$?[0-9]{1,3}(\.[0-9]{3})*,[0-9]+$')
+                 then cast(replace(replace(replace(trim(mrr), '$', ''), '.', ''), ',', '.') as double)
+             else cast(replace(replace(trim(mrr), '$', ''), ',', '') as double) end as mrr,
+        coalesce(seats, seat_count) as seats
+    from fct_account_monthly
+    order by all
+"""
+
+
+def test_cleans_defects_proves_a_staging_model_undid_layout_and_volume_defects(shaped):
+    messy, clean = shaped
+    conn = _connected(messy)
+    conn.register("clean_months", clean["fct_account_monthly"])
+    assert _cleans(conn, "clean_months", "fct_account_monthly") == []  # the truth passes (drops not checked)
+    raw = {row[0]: row[-1] for row in _cleans(conn, "fct_account_monthly", "fct_account_monthly")}
+    assert raw == {"volume_spike": "still duplicated", "number_as_text": "still wrong", "schema_drift": "still wrong"}
+    conn.execute(f"create view staged as {STAGED_MONTHS}")
+    assert {r[-1] for r in _cleans(conn, "staged", "fct_account_monthly")} == {"nulled"}  # the N/A values
+    assert _cleans(conn, "staged", "fct_account_monthly", allow=["fixed", "removed", "nulled"]) == []
+    conn.execute(f"create view half_staged as {STAGED_MONTHS.replace('coalesce(seats, seat_count)', 'seats')}")
+    assert {r[0] for r in _cleans(conn, "half_staged", "fct_account_monthly", allow=["fixed", "nulled"])} == \
+        {"schema_drift"}

@@ -1,11 +1,13 @@
 """Declared defects (spec/defects.py) injected into the rows the clock keeps, with their answer key.
 
 Each declared defect hits the rows whose hashed uniform (the row's key with the seed, the table and the
-defect's place in the list) falls under its rate, among the rows of its periods; so the same rows are hit
-whatever the chunking, parts or as-of, and a row's defect never depends on any other row. Defects of one
-table apply in the declared order; each is one row of `_plotsim_defects` naming the table, the row (its key
-column and value, and its period's date key), the column, the kind, the value before and the value after,
-so the clean table is the messy one with the key undone in reverse order (and the copies dropped).
+defect's place in the list) falls under its rate, among the rows of its periods and segments; so the same rows
+are hit whatever the chunking, parts or as-of, and a row's defect never depends on any other row. Per table:
+volume drops first (on the clean rows), then the cell defects in the declared order (only cells with a value),
+then the copies (duplicates, near duplicates, volume spikes) of each row as it finally is. Each defect is one
+row of `_plotsim_defects` naming the table, the row (its key column and value, and its period's date key), the
+column, the kind, the value before and after; so the clean table is the messy one with the key undone in
+reverse order (copies dropped, dropped rows put back from their JSON).
 """
 from __future__ import annotations
 
@@ -14,117 +16,167 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import Problem
+from . import defect_values as made
 from .calendar import date_keys
+from .defect_layouts import column_problem, reshaped
 from .fanout import field
 from .hashing import hashed_uniform
 
 KEY_TABLE = "_plotsim_defects"
-ORPHAN_OFFSET = 10**12  # an orphan key: the real one plus this, so no parent row has it
-INVALID_VALUES = ("UNKNOWN", "n/a", "")
-COPIES = ("duplicate", "near_duplicate")
+COPIES = ("duplicate", "near_duplicate", "volume_spike")
 
 
 def key_schema() -> pa.Schema:
     return pa.schema([
         field("defect_number", pa.int64(), "Order of the defect within its table: undo in reverse order."),
         field("table_name", pa.string(), "The table the defect is in."),
-        field("kind", pa.string(), "duplicate, near_duplicate, orphan, invalid_value, messy_text, out_of_range "
-              "or wrong_timezone."),
+        field("kind", pa.string(), "duplicate, near_duplicate, volume_spike, volume_drop, orphan, invalid_value, "
+              "messy_text, out_of_range, wrong_timezone, number_as_text or schema_drift."),
         field("key_column", pa.string(), "The table's first column, which with date_key names the row."),
         field("key_value", pa.int64(), "The row's value of key_column, as the table shows it."),
         field("date_key", pa.int32(), "The date key of the row's period; null for rows without one.", nullable=True),
-        field("column_name", pa.string(), "The column changed; null for a duplicate (a whole extra row).",
+        field("column_name", pa.string(), "The column changed; null for a whole extra or missing row.",
               nullable=True),
-        field("original_value", pa.string(), "The clean value, as text; null for a duplicate.", nullable=True),
-        field("defect_value", pa.string(), "The value the table shows instead, as text; for a near_duplicate the "
-              "copy's value; null for a duplicate.", nullable=True),
+        field("original_value", pa.string(), "The clean value, as text; for a volume_drop the whole clean row as "
+              "JSON; null for a copy, or for a column a schema_drift added.", nullable=True),
+        field("defect_value", pa.string(), "The value the table shows instead, as text (null where a schema_drift "
+              "moved it to another column); for a near_duplicate the copy's value; null for a copy or a drop.",
+              nullable=True),
     ], metadata={"description": (
-        "The answer key of the declared defects: one row per defect injected. A duplicate or near_duplicate is an "
-        "extra copy of the row, right after it (the near copy differs in column_name); the other kinds change one "
-        "cell in place. Rows come chunk by chunk: order by table_name, key_value, date_key, defect_number.")})
+        "The answer key of the declared defects: one row per defect injected. A duplicate, near_duplicate or "
+        "volume_spike is an extra copy of the row, right after it (the near copy differs in column_name); a "
+        "volume_drop is a row the table lacks; the other kinds change one cell in place. Rows come chunk by "
+        "chunk: order by table_name, key_value, date_key, defect_number.")})
 
 
-def _period_column(table_schema: pa.Schema, rule) -> str | None:
+def period_column(table_schema: pa.Schema, rule) -> str | None:
     if rule is not None and rule.period is not None:
         return rule.period
     return "date_key" if "date_key" in table_schema.names else None
 
 
-def _own_key(layout: pa.Schema, column: str) -> bool:
-    """The table's own key: its first column, unless it is keyed by entity and period (a fact)."""
-    return column == layout.names[0] and not (len(layout.names) > 1 and layout.names[1] == "date_key")
-
-
 def check(plan, schemas: dict[str, pa.Schema], rules: dict) -> list[Problem]:
-    """Each declared defect must name a table the spec makes and a column its kind can change."""
-    from .tables import static_names
+    """Each declared defect must name a table the spec makes and a column its kind can change, as the table is
+    at that point of its list (after the defects before it)."""
+    from .tables import static_names, unit_key
 
     problems: list[Problem] = []
     static = set(static_names(plan, schemas))
-    ranges = {m.name: m.range for m in plan.spec.metrics}
-    for table, i, defect in plan.spec.defects.declared():
-        path = f"defects.tables.{table}[{i}]"
+    segments = [seg.name for seg in plan.segments]
+    for table, defects in plan.spec.defects.tables.items():
         if table not in schemas or table in static or table.endswith("_changes"):
-            made = ", ".join(n for n in schemas if n not in static)
+            made_tables = ", ".join(n for n in schemas if n not in static)
             problems.append(Problem(f"defects.tables.{table}", f"the spec makes no table {table!r} with entity rows "
-                                                                 f"(it makes {made})"))
+                                                                 f"(it makes {made_tables})"))
             continue
         layout = schemas[table]
-        if defect.periods is not None and _period_column(layout, rules.get(table)) is None:
-            problems.append(Problem(f"{path}.periods", f"{table} has no period column, so its defects cannot be "
-                                                       "limited to periods"))
-        if defect.column is None:
-            continue
-        if defect.column not in layout.names:
-            problems.append(Problem(f"{path}.column", f"{table} has no column {defect.column!r} (it has "
-                                                      f"{', '.join(layout.names)})"))
-            continue
-        kind = layout.field(defect.column).type
-        wrong = {
-            "messy_text": None if pa.types.is_string(kind) else "a text column",
-            "invalid_value": None if pa.types.is_string(kind) else "a text (category) column",
-            "wrong_timezone": None if pa.types.is_timestamp(kind) else "a timestamp column",
-            "orphan": None if pa.types.is_integer(kind) and defect.column.endswith("_id")
-            and not _own_key(layout, defect.column) else "a foreign key column (an *_id that is not the table's key)",
-            "out_of_range": None if ranges.get(defect.column) is not None else "a metric column with a declared range",
-        }[defect.kind]
-        if wrong:
-            problems.append(Problem(f"{path}.column", f"{defect.kind} needs {wrong}; {table}.{defect.column} is "
-                                                      f"not one ({kind})"))
+        for i, defect in enumerate(defects):
+            path = f"defects.tables.{table}[{i}]"
+            if defect.periods is not None and period_column(layout, rules.get(table)) is None:
+                problems.append(Problem(f"{path}.periods", f"{table} has no period column, so its defects cannot "
+                                                           "be limited to periods"))
+            for name in defect.segments or ():
+                if name not in segments:
+                    problems.append(Problem(f"{path}.segments", f"unknown segment {name!r}; known: {segments}"))
+            if defect.segments and unit_key(plan) not in layout.names:
+                problems.append(Problem(f"{path}.segments", f"{table} has no {unit_key(plan)} column, so its rows "
+                                                            "have no segment"))
+            problem = column_problem(plan, layout, defect)
+            if problem:
+                problems.append(Problem(f"{path}.{problem[0]}", problem[1]))
+                continue
+            layout = reshaped(layout, defect)
     return problems
 
 
-def inject(plan, chunk: dict[str, pa.Table], rules: dict) -> dict[str, pa.Table]:
-    """The chunk with its declared defects and the chunk's rows of the answer key (KEY_TABLE)."""
+def inject(plan, chunk: dict[str, pa.Table], rules: dict, shown: dict[str, pa.Schema]) -> dict[str, pa.Table]:
+    """The chunk with its declared defects, in the layouts `shown` (shown_schemas), and the chunk's rows of the
+    answer key (KEY_TABLE)."""
     keys: list[pa.Table] = []
     out = dict(chunk)
     for table, defects in plan.spec.defects.tables.items():
         if table not in out or not out[table].num_rows:
             continue
-        rows = out[table]
-        key = rows.column(0).to_numpy().astype(np.int64)
-        period_column = _period_column(rows.schema, rules.get(table))
-        period = rows[period_column].to_numpy() if period_column else None
-        copies: list[pa.Table] = []
-        copied: list[np.ndarray] = []  # the row each copy follows
-        # cells change in the declared order; copies come last, of each row as it finally is
-        for number, defect in sorted(enumerate(defects), key=lambda item: item[1].kind in COPIES):
-            u = hashed_uniform(plan.spec.seed, ("defect", table, str(number)), key,
-                               *([period.astype("datetime64[D]").astype(np.int64) if period.dtype.kind == "M"
-                                  else period] if period is not None else []))
-            hit = (u < defect.rate) & _in_periods(plan, defect, period)
-            if not hit.any():
-                continue
-            where = np.flatnonzero(hit)
-            second = u[where] / defect.rate  # uniform again, for choices within the defect
-            rows, copy, column, before, after = _apply(plan, defect, rows, where, second)
-            if copy is not None:
-                copies.append(copy)
-                copied.append(where)
-            keys.append(_key_rows(plan, table, number, defect.kind, rows, where, period, column, before, after))
-        out[table] = _with_copies(rows, copies, copied) if copies else rows
+        rows, table_keys = _injected(plan, table, defects, out[table], rules.get(table))
+        out[table] = rows.select(shown[table].names).cast(shown[table])
+        keys.extend(table_keys)
     out[KEY_TABLE] = pa.concat_tables(keys).cast(key_schema()) if keys else key_schema().empty_table()
     return out
+
+
+def _injected(plan, table: str, defects, rows: pa.Table, rule) -> tuple[pa.Table, list[pa.Table]]:
+    keys: list[pa.Table] = []
+    order = {"volume_drop": 0, "duplicate": 2, "near_duplicate": 2, "volume_spike": 2}
+    copies: list[pa.Table] = []
+    copied: list[np.ndarray] = []  # the row each copy follows
+    for number, defect in sorted(enumerate(defects), key=lambda item: order.get(item[1].kind, 1)):
+        hit, u = _hits(plan, table, number, defect, rows, rule)
+        if defect.kind == "schema_drift":  # a changed layout, on every row (the hits are the moved values)
+            rows, where, column, before, after = _drifted(defect, rows, hit, u)
+        else:
+            if defect.kind in ("orphan", "messy_text", "wrong_timezone", "number_as_text"):
+                hit &= rows[defect.column].is_valid().to_numpy(zero_copy_only=False)
+            where = np.flatnonzero(hit)
+            second = u[where] / defect.rate  # uniform again, for choices within the defect
+            if defect.kind == "number_as_text":  # the whole column turns text; the hit cells messy text
+                numbers = rows[defect.column].take(pa.array(where))
+                rows = _as_text(rows, defect.column)
+                if not len(where):
+                    continue
+                rows, column, before, after = _replaced(rows, defect.column, where,
+                                                        made.messy_number_text(numbers, second))
+            elif not len(where):
+                continue
+            elif defect.kind == "volume_drop":
+                keys.append(_key_rows(table, number, defect.kind, rows, where, rule, None,
+                                      made.row_json(rows.take(pa.array(where))), None))
+                rows = rows.filter(pa.array(~hit))
+                continue
+            else:
+                rows, copy, column, before, after = _changed(plan, defect, rows, where, second)
+                if copy is not None:  # one row of the key per copy
+                    where = np.repeat(where, defect.copies)
+                    copies.append(copy)
+                    copied.append(where)
+        if len(where):
+            keys.append(_key_rows(table, number, defect.kind, rows, where, rule, column, before, after))
+    return (_with_copies(rows, copies, copied) if copies else rows), keys
+
+
+def _period_values(rows: pa.Table, rule) -> np.ndarray | None:
+    column = period_column(rows.schema, rule)
+    return rows[column].to_numpy() if column else None
+
+
+def _hits(plan, table, number, defect, rows: pa.Table, rule) -> tuple[np.ndarray, np.ndarray]:
+    """(the rows the defect hits: under its rate, in its periods and segments; each row's hashed uniform)."""
+    period = _period_values(rows, rule)
+    extra = [period.astype("datetime64[D]").astype(np.int64) if period.dtype.kind == "M" else period] \
+        if period is not None else []
+    u = hashed_uniform(plan.spec.seed, ("defect", table, str(number)), rows.column(0).to_numpy().astype(np.int64),
+                       *extra)
+    hit = (u < defect.rate) if defect.rate is not None else np.ones(rows.num_rows, dtype=bool)
+    hit &= _in_periods(defect, period)
+    if defect.segments:
+        from .tables import unit_key
+
+        firsts = np.array([seg.first_id for seg in plan.segments])
+        wanted = np.array([seg.name in defect.segments for seg in plan.segments])
+        entity = rows[unit_key(plan)].to_numpy(zero_copy_only=False).astype(np.int64)
+        hit &= wanted[np.clip(np.searchsorted(firsts, entity, side="right") - 1, 0, len(firsts) - 1)]
+    return hit, u
+
+
+def _in_periods(defect, period) -> np.ndarray | bool:
+    if defect.periods is None or period is None:
+        return True
+    lo, hi = defect.periods.from_, defect.periods.until
+    if period.dtype.kind != "M":  # a date key
+        lo_key = int(lo.strftime("%Y%m%d")) if lo else -1
+        hi_key = int(hi.strftime("%Y%m%d")) if hi else 10**9
+        return (period >= lo_key) & (period <= hi_key)
+    day = period.astype("datetime64[D]")
+    return (day >= np.datetime64(lo or "0001-01-01")) & (day <= np.datetime64(hi or "9999-12-31"))
 
 
 def _with_copies(rows: pa.Table, copies: list[pa.Table], copied: list[np.ndarray]) -> pa.Table:
@@ -134,58 +186,66 @@ def _with_copies(rows: pa.Table, copies: list[pa.Table], copied: list[np.ndarray
     return pa.concat_tables([rows, *copies]).take(pa.array(order))
 
 
-def _in_periods(plan, defect, period) -> np.ndarray | bool:
-    if defect.periods is None or period is None:
-        return True
-    day = period.astype("datetime64[D]") if period.dtype.kind == "M" else None
-    lo, hi = defect.periods.from_, defect.periods.until
-    if day is None:  # a date key
-        lo_key = int(lo.strftime("%Y%m%d")) if lo else -1
-        hi_key = int(hi.strftime("%Y%m%d")) if hi else 10**9
-        return (period >= lo_key) & (period <= hi_key)
-    return (day >= np.datetime64(lo or "0001-01-01")) & (day <= np.datetime64(hi or "9999-12-31"))
+def _as_text(rows: pa.Table, column: str) -> pa.Table:
+    index = rows.schema.get_field_index(column)
+    return rows.set_column(index, pa.field(column, pa.string()), made.number_text(rows[column]))
 
 
-def _apply(plan, defect, rows: pa.Table, where: np.ndarray, u: np.ndarray):
+def _drifted(defect, rows: pa.Table, hit: np.ndarray, u: np.ndarray):
+    """(rows, hit rows with a value, column, before, after) of a renamed or added column."""
+    mask = pa.array(hit)
+    if defect.added is not None:
+        where = np.flatnonzero(hit)
+        values = made.invalid_values(defect.values, u[where])
+        full = pa.nulls(rows.num_rows, pa.string())
+        added = pc.replace_with_mask(full, mask, values) if len(where) else full
+        return rows.append_column(defect.added, added), where, defect.added, None, values
+    column = rows[defect.column].combine_chunks()
+    moved = pc.if_else(mask, column, pa.nulls(len(column), column.type))
+    kept = pc.if_else(mask, pa.nulls(len(column), column.type), column)
+    where = np.flatnonzero(hit & column.is_valid().to_numpy(zero_copy_only=False))
+    index = rows.schema.get_field_index(defect.column)
+    rows = rows.set_column(index, pa.field(defect.column, column.type), kept).add_column(
+        index + 1, pa.field(defect.renamed_to, column.type), moved)
+    return rows, where, defect.column, column.take(pa.array(where)), pa.nulls(len(where), pa.string())
+
+
+def _changed(plan, defect, rows: pa.Table, where: np.ndarray, u: np.ndarray):
     """(rows, extra copies or None, column changed, values before, values after) for the hit rows."""
     if defect.kind in COPIES:
-        copy = rows.take(pa.array(where))
-        if defect.kind == "duplicate":
-            return rows, copy, None, None, None
-        column = _near_column(rows.schema)
+        copy = rows.take(pa.array(np.repeat(where, defect.copies)))
+        column = _near_column(rows.schema) if defect.kind == "near_duplicate" else None
         if column is None:
             return rows, copy, None, None, None
         before = copy[column]
-        after = _changed_text(before, u) if pa.types.is_string(before.type) else \
-            pc.add(before, pa.array(1 + (59 * u).astype(np.int64), pa.duration("s")))
+        after = made.changed_text(before, u) if pa.types.is_string(before.type) else made.near_time(before, u)
         return rows, copy.set_column(copy.schema.get_field_index(column), copy.schema.field(column), after), \
             column, before, after
     column = defect.column
     before = rows[column].take(pa.array(where))
     if defect.kind == "orphan":
-        after = pc.add(before, pa.scalar(ORPHAN_OFFSET, before.type))
+        after = made.orphan_keys(before)
     elif defect.kind == "invalid_value":
-        choices = defect.values or list(INVALID_VALUES)
-        after = pa.array([choices[i] for i in np.minimum((u * len(choices)).astype(int), len(choices) - 1)], pa.string())
+        after = made.invalid_values(defect.values, u)
     elif defect.kind == "messy_text":
-        after = _changed_text(before, u)
+        after = made.changed_text(before, u)
     elif defect.kind == "wrong_timezone":
-        after = pc.add(before, pa.scalar(defect.hours * 3600, pa.duration("s")))
-    else:  # out_of_range: beyond the declared range, by half to twice its width
-        low, high = plan.spec.metric(column).range
-        width = (high - low) * (0.5 + 1.5 * u)
-        beyond = np.where(u < 0.5, low - width, high + width)
-        if low >= 0 and high > 0:  # a non-negative metric: above it (a negative is another kind of wrong)
-            beyond = high + width
-        after = pa.array(np.round(beyond, 2) if not pa.types.is_integer(before.type) else np.round(beyond)).cast(
-            before.type, safe=False)
-    index = rows.schema.get_field_index(column)
+        after = made.shifted_time(before, defect.hours)
+    else:
+        after = made.out_of_range(before, *plan.spec.metric(column).range, u)
+    rows, column, before, after = _replaced(rows, column, where, after)
+    return rows, None, column, before, after
+
+
+def _replaced(rows: pa.Table, column: str, where: np.ndarray, after) -> tuple:
+    """(rows with `after` in the column's hit cells, column, values before, values after)."""
     full = rows[column].combine_chunks()
+    before = full.take(pa.array(where))
     mask = np.zeros(rows.num_rows, dtype=bool)
     mask[where] = True
-    replaced = pc.replace_with_mask(full, pa.array(mask), pa.concat_arrays(
-        after.chunks if isinstance(after, pa.ChunkedArray) else [after]).cast(full.type))
-    return rows.set_column(index, rows.schema.field(column), replaced), None, column, before, after
+    replaced = pc.replace_with_mask(full, pa.array(mask), made.flat(after).cast(full.type))
+    return rows.set_column(rows.schema.get_field_index(column), rows.schema.field(column), replaced), column, \
+        before, after
 
 
 def _near_column(schema: pa.Schema) -> str | None:
@@ -197,27 +257,13 @@ def _near_column(schema: pa.Schema) -> str | None:
     return None
 
 
-def _changed_text(values, u: np.ndarray) -> pa.Array:
-    """Case, padding or a dropped character, chosen per value; always different from the clean value."""
-    text = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-    style = np.minimum((u * 3).astype(int), 2)
-    upper, lower = pc.utf8_upper(text), pc.utf8_lower(text)
-    cased = pc.if_else(pc.equal(upper, text), lower, upper)
-    padded = pc.binary_join_element_wise("  ", text, " ", "")  # leading, and a trailing space
-    dropped = pc.binary_join_element_wise(pc.utf8_slice_codeunits(text, 0, 1), pc.utf8_slice_codeunits(text, 2), "")
-    pick = pc.case_when(pc.make_struct(pa.array(style == 0), pa.array(style == 1)), cased, dropped, padded)
-    return pc.if_else(pc.equal(pick, text), padded, pick)  # "" or one character: padding still shows
-
-
 def _text(values) -> pa.Array:
-    if values is None:
-        return None
-    array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-    return array.cast(pa.string())
+    return made.flat(values).cast(pa.string())
 
 
-def _key_rows(plan, table, number, kind, rows, where, period, column, before, after) -> pa.Table:
+def _key_rows(table, number, kind, rows, where, rule, column, before, after) -> pa.Table:
     n = len(where)
+    period = _period_values(rows, rule)
     if period is None:
         dates = pa.nulls(n, pa.int32())
     elif period.dtype.kind == "M":

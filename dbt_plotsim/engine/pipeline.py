@@ -10,6 +10,7 @@ import pyarrow as pa
 from .block import block_base, with_rate_events
 from ..spec.schema import event_tables
 from .clock import appended, clock_for, last_period, rules_for, without_hidden
+from .defect_layouts import shown_schemas
 from .defects import KEY_TABLE, inject, key_schema
 from .components import components
 from .estimates import active_cells, row_width
@@ -33,14 +34,16 @@ class Generation:
     told: Callable[[Callable[[], Iterator]], Iterator] | None = None
     schemas: dict[str, pa.Schema] = field(init=False)
     drawn: dict[str, pa.Schema] = field(init=False)
+    loaded: dict[str, pa.Schema] = field(init=False)
     written: dict[str, int] = field(init=False)  # rows yielded so far, per table
 
     def __post_init__(self) -> None:
         self.drawn = schemas(self.plan)  # the tables as the engine draws them; loads.prepare adds _loaded_at
         layouts = with_load_columns(self.plan, self.drawn)
-        self.schemas = {**layouts, **feed_schemas(self.plan, layouts)}
+        self.loaded = {**layouts, **feed_schemas(self.plan, layouts)}  # as the clock gives them, before defects
+        self.schemas = dict(self.loaded)
         if self.plan.spec.defects.tables:
-            self.schemas[KEY_TABLE] = key_schema()
+            self.schemas = {**shown_schemas(self.plan, self.loaded), KEY_TABLE: key_schema()}
         self.written = {name: 0 for name in self.schemas}
 
     @property
@@ -83,16 +86,16 @@ class Generation:
         """dim_date first, then entity tables chunk by chunk (each chunk: up to `chunk_blocks` blocks), each
         holding what exists by `window.as_of` (clock.py)."""
         self.written = {name: 0 for name in self.schemas}
-        clock = clock_for(self.plan, self.schemas, self.since)
+        clock = clock_for(self.plan, self.loaded, self.since)
         story = self.told(self.story) if self.told is not None else self.story()
-        rules = rules_for(self.plan, self.schemas) if self.plan.spec.defects.tables else None
+        rules = rules_for(self.plan, self.loaded) if self.plan.spec.defects.tables else None
         for chunk in story:
             chunk = clock.apply(chunk) if clock is not None else {n: without_hidden(t) for n, t in chunk.items()}
             for name in self.plan.spec.loads.tables:  # _loaded_at enters as a plain column: the layout's field
-                if name in chunk and not chunk[name].schema.equals(self.schemas[name], check_metadata=True):
-                    chunk[name] = chunk[name].cast(self.schemas[name])
+                if name in chunk and not chunk[name].schema.equals(self.loaded[name], check_metadata=True):
+                    chunk[name] = chunk[name].cast(self.loaded[name])
             if rules is not None and any(name in chunk for name in self.plan.spec.defects.tables):
-                chunk = inject(self.plan, chunk, rules)
+                chunk = inject(self.plan, chunk, rules, self.schemas)
             for name, table in chunk.items():
                 self.written[name] += table.num_rows
             yield chunk

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 
 import math
 import os
+import re
 from typing import Any, Mapping
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -165,7 +167,16 @@ def _problem_from_pydantic(err: Mapping[str, Any], data: Any) -> Problem:
     shown = _show(value)
     if shown and kind not in ("model_type", "dict_type") and "got" not in message:
         message = f"{message}; got {shown}"
+    if kind == "literal_error" and isinstance(value, str):
+        close = difflib.get_close_matches(value, [str(e) for e in (err.get("ctx") or {}).get("expected_values", ())]
+                                          or _quoted(err["msg"]), n=1)
+        if close:
+            message = f"{message}; did you mean '{close[0]}'?"
     return Problem(path, message)
+
+
+def _quoted(text: str) -> list[str]:
+    return re.findall(r"'([^']*)'", text)
 
 
 def _identifier_help() -> str:

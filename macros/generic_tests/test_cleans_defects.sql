@@ -1,9 +1,10 @@
 {#
-  A staging model cleaned every defect the answer key lists for its raw table: no duplicate or near duplicate
-  is left (one row per key, and per period when the model has `period_column`), and every changed cell holds
+  A staging model cleaned every defect the answer key lists for its raw table: no duplicate, near duplicate or
+  spiked copy is left (one row per key, and per period when the model has `period_column`), and every changed cell holds
   its clean value again (`fixed`), or its row is gone (`removed`), or the cell is null (`nulled`), as `allow`
   says; a defect still in the model as the raw table shows it (an orphan key kept, a wrong value on a row
-  that was not removed) fails whatever `allow` says. Rows are matched on `key` (the model's column holding the raw table's first column; default: the
+  that was not removed, a renamed column's value not taken back) fails whatever `allow` says. Rows a
+  volume_drop took out and columns a schema_drift added are not checked: there is nothing to clean. Rows are matched on `key` (the model's column holding the raw table's first column; default: the
   model's first column) and `period_column` (default: date_key, when the model has it).
 
     - name: stg_shop__orders
@@ -36,6 +37,8 @@ with answer as (
              else key_value end as clean_key
     from {{ defects }}
     where table_name = '{{ table }}'
+      and kind <> 'volume_drop'  -- a row that never arrived: a volume test's business, nothing to clean
+      and not (kind = 'schema_drift' and original_value is null)  -- a column the source added
 ),
 
 cleaned as (
@@ -66,8 +69,13 @@ checked as (
               {% if period_column %}and still.{{ period_column }} = answer.date_key{% endif %}
               and case answer.column_name
               {%- for column in columns %}
-                  when '{{ column.name }}' then still.{{ adapter.quote(column.name) }}
-                      is not distinct from try_cast(answer.defect_value as {{ column.data_type }})
+                  when '{{ column.name }}' then case
+                      when answer.defect_value is null then still.{{ adapter.quote(column.name) }} is null
+                      else still.{{ adapter.quote(column.name) }}
+                          = try_cast(answer.defect_value as {{ column.data_type }})
+                        -- a defect the model's type cannot tell from the clean value (' 12.5 ' as a number) is gone
+                        and try_cast(answer.defect_value as {{ column.data_type }})
+                            is distinct from try_cast(answer.original_value as {{ column.data_type }}) end
               {%- endfor %}
                   else false end
         ) as left_in
@@ -80,7 +88,7 @@ checked as (
 select distinct
     kind, key_value, date_key, column_name, original_value, defect_value,
     case
-        when kind in ('duplicate', 'near_duplicate') then 'still duplicated'
+        when kind in ('duplicate', 'near_duplicate', 'volume_spike') then 'still duplicated'
         when left_in then 'still wrong'
         when not present then 'removed'
         when is_null and not is_fixed then 'nulled'
@@ -88,7 +96,7 @@ select distinct
     end as problem
 from checked
 where case
-    when kind in ('duplicate', 'near_duplicate') then coalesce(_n_rows, 0) > 1
+    when kind in ('duplicate', 'near_duplicate', 'volume_spike') then coalesce(_n_rows, 0) > 1
     when left_in then true
     when not present then {{ 'false' if 'removed' in allow else 'true' }}
     when is_fixed then false
