@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import datetime as dt
-
+import difflib
 import math
 import os
+import re
 from typing import Any, Mapping
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -86,7 +87,11 @@ def scaled(spec: Spec, scale: float) -> Spec:
     if too_big:
         raise SpecError(too_big)
     segments = tuple(s.model_copy(update={"count": counts[s.name]}) for s in spec.segments)
-    return spec.model_copy(update={"segments": segments})
+    out = spec.model_copy(update={"segments": segments})
+    problems = check_references(out)  # what depends on the entity count (a pattern's combinations)
+    if problems:
+        raise SpecError(problems)
+    return out
 
 
 def _salvage(data: Mapping[str, Any]) -> Spec | None:
@@ -165,6 +170,10 @@ def _problem_from_pydantic(err: Mapping[str, Any], data: Any) -> Problem:
     shown = _show(value)
     if shown and kind not in ("model_type", "dict_type") and "got" not in message:
         message = f"{message}; got {shown}"
+    if kind == "literal_error" and isinstance(value, str):  # a misspelt choice: the nearest allowed one
+        allowed = re.findall(r"'([^']*)'", str((err.get("ctx") or {}).get("expected", "")))
+        close = difflib.get_close_matches(value, allowed, n=1)
+        message += f"; did you mean '{close[0]}'?" if close else ""
     return Problem(path, message)
 
 
