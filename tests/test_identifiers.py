@@ -91,7 +91,7 @@ def test_pattern_values_follow_the_template(dim):
 
 
 def test_patterns_are_unique_by_construction(dim):
-    # "##?" has 2,600 combinations for 2,500 entities: independent draws would repeat about 1,100 times
+    # "##?" has 2,600 combinations for 2,500 entities: independent draws would give about 890 repeats
     for column in ("account_number", "tight", "ref"):
         assert dim[column].unique().__len__() == 2500, column
 
