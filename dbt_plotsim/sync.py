@@ -17,6 +17,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from .engine.components import components
 from .engine.feeds import CHANGED_AT, OP, OPS, feed_name, fed_tables
 from .engine.loads import LOADED_AT
+from .engine.payload import COLUMN as PAYLOAD
 from .engine.pipeline import start
 from .engine.tables import TRAJECTORY_TABLE
 from .errors import Problem, SpecError
@@ -130,6 +131,9 @@ def desired_tests(source: SyntheticSource, generation) -> dict[str, dict[str, li
             "occurred_at": [_test("dbt_plotsim.within_window", {
                 "start": str(spec.window.start), "end": str(plan.starts[-1] + (plan.period_days[-1] - 1))})],
         }
+        schema = generation.schemas[table]
+        if PAYLOAD in schema.names and not schema.field(PAYLOAD).nullable:  # every event of the table has one
+            out[table][PAYLOAD] = [_test("not_null")]
     for name in fed_tables(plan):  # change feeds: what each row is, and when the load ran
         out[feed_name(name)] = {OP: [_test("not_null"), _test("accepted_values", {"values": _flow(list(OPS))})],
                                 CHANGED_AT: [_test("not_null")]}

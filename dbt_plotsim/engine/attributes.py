@@ -22,6 +22,7 @@ from ..errors import PlotsimError
 from .block import BlockValues, block_base
 from .clock import TableClock
 from .components import Component
+from . import identifiers
 from .rng import ENTITY_BLOCK, name_key, stream
 from ..spec.schema import dim_of
 
@@ -169,6 +170,8 @@ class AttributesComponent(Component):
                     tests.append(("relationships", {"to": ref(f"dim_{target.name}"), "field": target.key}))
                 elif attr.type == "category":
                     tests.append(("accepted_values", {"values": category_values(attr, tables)}))
+                elif attr.type in identifiers.KINDS:
+                    tests.append(("unique", None))
                 columns[attr.column] = tests
             if columns:
                 out[table] = columns
@@ -188,6 +191,8 @@ def _attribute_columns(plan, attributes, blocks: list[BlockValues]) -> dict[str,
     for attr in attributes:
         if attr.type in _rules().FAKER_TYPES:  # indices per block, strings once per chunk
             out[attr.column] = _faker_values(plan, attr, blocks)
+        elif attr.type in identifiers.KINDS:  # hashed from the entity ids
+            out[attr.column] = identifiers.values(plan, attr, np.concatenate([b.ids for b in blocks]))
         else:
             out[attr.column] = pa.array(np.concatenate([_values(plan, attr, b) for b in blocks]), type=_arrow_type(attr))
     return out
@@ -238,6 +243,8 @@ def _describe(plan, attr) -> str:
         low, high = attr.days_before_arrival
         return (f"{low} to {high} days before the first day of the {unit}'s first {spec.window.grain} "
                 f"(its first_date_key, or the window's first {spec.window.grain}).")
+    if attr.type in identifiers.KINDS:
+        return identifiers.describe(plan, attr)
     if attr.type == "email":
         person = {a.name: a for a in spec.attributes}.get(attr.name_from) or attr
         locale = person.locale or _default_locale()
@@ -297,8 +304,12 @@ def _number(plan, attr, block: BlockValues) -> np.ndarray:
     if attr.follows:
         strength = attr.strength if attr.strength is not None else _default_strength()
         z = strength * _follow_scores(plan, attr.follows, block) + np.sqrt(1.0 - strength**2) * z
+    return number_quantile(attr, ndtr(z))
+
+
+def number_quantile(attr, p: np.ndarray) -> np.ndarray:
+    """Values of a number (attribute or payload field: range, family, median, integer) at probabilities p."""
     low, high = attr.range
-    p = ndtr(z)
     if attr.family == "uniform" and attr.integer:  # every whole number equally likely, the ends too
         first, last = np.ceil(low), np.floor(high)
         return np.minimum(first + np.floor(p * (last - first + 1)), last).astype(np.int64)

@@ -42,5 +42,11 @@ def value_width(kind: pa.DataType) -> int:
         return 16
 
 
+def field_width(field: pa.Field) -> int:
+    """Bytes per value of a column: its `bytes` metadata where it gives one (long text), else by type."""
+    hint = (field.metadata or {}).get(b"bytes")
+    return int(hint) if hint else value_width(field.type)
+
+
 def row_width(schema: pa.Schema) -> int:
-    return sum(value_width(f.type) for f in schema)
+    return sum(field_width(f) for f in schema)

@@ -9,6 +9,7 @@ from .calendar import date_keys, period_ends
 from .clock import MOVING
 from .components import components
 from .fanout import moments, next_ids
+from .payload import COLUMN as PAYLOAD, payload_fields, payload_values
 from .plan import Plan
 from ..spec.schema import event_tables
 
@@ -139,6 +140,7 @@ def schemas(plan: Plan) -> dict[str, pa.Schema]:
             _field("date_key", pa.int32(), "Foreign key to dim_date: the period of the event.", nullable=False),
             _field("occurred_at", pa.timestamp("s"), "When it happened, inside its period.", nullable=False),
             *carried,
+            *payload_fields(plan, [by_name[name] for name in events]),
         ], metadata={"description": about})
     if spec.tables.trajectory:
         out[TRAJECTORY_TABLE] = pa.schema([
@@ -322,6 +324,7 @@ def _event_tables(plan: Plan, schemas: dict[str, pa.Schema], blocks: list[BlockV
     key = unit_key(plan)
     keys_by_period = date_keys(plan.starts)
     out: dict[str, pa.Table] = {}
+    by_name = {event.name: event for event in plan.spec.events}
     carried = _period_columns(plan, blocks) if event_tables(plan.spec) else {}
     ids = np.concatenate([b.ids for b in blocks])
     for table, events, declared in event_tables(plan.spec):
@@ -331,10 +334,15 @@ def _event_tables(plan: Plan, schemas: dict[str, pa.Schema], blocks: list[BlockV
         seconds = np.concatenate([r.seconds for _, r in rows])
         columns = {f"{events[0]}_id" if declared is None else "event_id": next_ids(counters, table, len(entity)),
                    key: entity}
+        payload = None
+        if PAYLOAD in schemas[table].names:  # per event, on its rows in generation order, before any merge
+            payload = pa.concat_arrays([payload_values(plan, by_name[name], blocks, *_rows_of(rows, k))
+                                        for k, name in enumerate(events)])
         if declared is not None:  # several events: merge them by entity, then time, then declared order
             kind = np.concatenate([np.full(len(r.entity), k, dtype=np.int64) for k, r in rows])
             order = np.lexsort((kind, seconds, period, entity))
             entity, period, seconds, kind = entity[order], period[order], seconds[order], kind[order]
+            payload = None if payload is None else payload.take(order)
             columns[key] = entity
             columns["event_type"] = pa.array(np.asarray(events, dtype=object)[kind], type=pa.string())
         columns["date_key"] = keys_by_period[period]
@@ -343,8 +351,16 @@ def _event_tables(plan: Plan, schemas: dict[str, pa.Schema], blocks: list[BlockV
             rows_of = np.searchsorted(ids, entity)
             for name, values in carried.items():
                 columns[name] = values[rows_of, period]
+        if payload is not None:
+            columns[PAYLOAD] = payload
         out[table] = pa.Table.from_pydict(columns, schema=schemas[table])
     return out
+
+
+def _rows_of(rows: list, kind: int) -> tuple[np.ndarray, np.ndarray]:
+    """Entities and periods of one event's rows (of every block, in order)."""
+    mine = [r for k, r in rows if k == kind]
+    return np.concatenate([r.entity for r in mine]), np.concatenate([r.period for r in mine]).astype(np.int64)
 
 
 def _period_columns(plan: Plan, blocks: list[BlockValues]) -> dict[str, np.ndarray]:

@@ -20,7 +20,7 @@ from .base import Identifier, StrictModel, range_problem
 
 FAKER_TYPES = ("first_name", "last_name", "person_name", "email", "phone", "company_name", "city", "country")
 AttributeType = Literal["category", "number", "date", "first_name", "last_name", "person_name", "email", "phone",
-                        "company_name", "city", "country"]
+                        "company_name", "city", "country", "uuid", "pattern"]
 NumberDistribution = Literal["uniform", "normal", "lognormal"]
 DEFAULT_LOCALE = "en_US"
 DEFAULT_STRENGTH = 0.7
@@ -33,6 +33,7 @@ TYPE_KEYS: dict[str, tuple[str, ...]] = {
     "days_before_arrival": ("date",),
     "locale": FAKER_TYPES,
     "name_from": ("email",), "domain_from": ("email",), "domain": ("email",),
+    "pattern": ("pattern",),
 }
 # Kinds that look like personal data: without a `pii_note` they get this one ("" turns it off).
 DEFAULT_PII = {
@@ -89,6 +90,8 @@ class Attribute(StrictModel):
     name_from: Identifier | None = None
     domain_from: Identifier | None = None
     domain: str | None = None
+    # pattern
+    pattern: str | None = Field(None, description="template: # digit, ? letter, * either, {n} entity number")
 
     @property
     def column(self) -> str:
@@ -200,7 +203,8 @@ def check_attributes(spec) -> list[Problem]:
             if getattr(attr, key) is not None and attr.type not in types:
                 allowed = types[0] if len(types) == 1 else "one of " + ", ".join(types)
                 problems.append(Problem(f"{path}.{key}", f"applies to type {allowed}, not {attr.type}"))
-        check = {"category": _check_category, "number": _check_number, "date": _check_date}.get(attr.type, _check_faker)
+        check = {"category": _check_category, "number": _check_number, "date": _check_date, "uuid": _check_nothing,
+                 "pattern": _check_pattern}.get(attr.type, _check_faker)
         problems.extend(check(spec, path, attr, tables, by_name))
     return problems
 
@@ -293,6 +297,29 @@ def _check_date(spec, path, attr, tables, by_name) -> list[Problem]:
     if days[0] > days[1]:
         return [Problem(f"{path}.days_before_arrival", f"[{days[0]}, {days[1]}] must have min <= max")]
     return []
+
+
+def _check_nothing(spec, path, attr, tables, by_name) -> list[Problem]:
+    return []
+
+
+def check_pattern(path: str, pattern: str | None, entities: int | None = None) -> list[Problem]:
+    """A pattern that parses; for a dim_<unit> column (`entities` given), one with a value per entity."""
+    from .patterns import combinations, numbered, parse
+
+    if pattern is None:
+        return [Problem(path, "is required for type pattern: a template such as 'ACC-####-??'")]
+    tokens, wrong = parse(pattern)
+    if wrong:
+        return [Problem(path, wrong)]
+    if entities is not None and not numbered(tokens) and combinations(tokens) < entities:
+        return [Problem(path, f"'{pattern}' makes {combinations(tokens):,} different values for {entities:,} "
+                        "entities, so values would repeat; add placeholders (#, ?, *) or {n} (the entity's number)")]
+    return []
+
+
+def _check_pattern(spec, path, attr, tables, by_name) -> list[Problem]:
+    return check_pattern(f"{path}.pattern", attr.pattern, spec.entity_count)
 
 
 def _check_faker(spec, path, attr, tables, by_name) -> list[Problem]:

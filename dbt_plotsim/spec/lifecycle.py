@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import Field
 
 from .base import Identifier, StrictModel
+from .payload import PayloadField
 
 ArrivalPattern = Literal["start", "uniform", "ramp_up", "ramp_down", "steps"]
 
@@ -46,3 +47,4 @@ class Event(StrictModel):
     when: Condition | None = None
     terminal: bool = Field(False, description="after it, the entity has no further facts or events")
     description: str | None = None
+    payload: tuple[PayloadField, ...] = Field((), description="fields of the JSON object in each row's payload column")

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-
 import math
 import os
 import re
@@ -88,7 +87,11 @@ def scaled(spec: Spec, scale: float) -> Spec:
     if too_big:
         raise SpecError(too_big)
     segments = tuple(s.model_copy(update={"count": counts[s.name]}) for s in spec.segments)
-    return spec.model_copy(update={"segments": segments})
+    out = spec.model_copy(update={"segments": segments})
+    problems = check_references(out)  # what depends on the entity count (a pattern's combinations)
+    if problems:
+        raise SpecError(problems)
+    return out
 
 
 def _salvage(data: Mapping[str, Any]) -> Spec | None:
