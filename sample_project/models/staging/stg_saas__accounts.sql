@@ -1,6 +1,7 @@
 -- One row per account, as the CRM knows it. Left out: the generator's ground truth (archetype, start and
 -- end position), the billing e-mail address (personal data; only its domain is kept), and ended_date_key
 -- (cancellations come from their own feed, stg_saas__cancellations; a test checks the two agree).
+-- The export repeats some accounts as exact copies: one row each is kept.
 select
     account_id,
     account_code,
@@ -14,3 +15,4 @@ select
     {{ date_key_to_date('first_date_key') }} as arrival_month,
     plan as current_plan_name
 from {{ source('saas', 'dim_account') }}
+qualify row_number() over (partition by account_id order by account_id) = 1

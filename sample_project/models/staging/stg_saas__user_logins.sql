@@ -1,5 +1,6 @@
 -- One row per login of a user (about 1.8 million rows: a view, aggregated once in int_account_activity_monthly).
-select
+-- A month the source loaded twice repeats its logins exactly: `distinct` keeps one of each.
+select distinct
     user_login_id as login_id,
     user_id,
     account_id,
