@@ -239,8 +239,9 @@ def null_lines(plan) -> list[str]:
         return []
     lines = ["nulls                              declared  delivered"]
     for row in rows:
-        what = "rate" if row["kind"] == "missing_rate" else f"r with {row['other']}"
-        label = f"{row['metric']} {row['scope']} {what}"
+        rate = row["kind"] == "missing_rate"
+        label = f"{row['metric']} {row['scope']} " + ("rate" if rate else f"r~{row['other']}")
         delivered = float("nan") if row["delivered"] is None else row["delivered"]
-        lines.append(f"  {label:<33}{row['value']:>+8.3f}  {delivered:>+8.3f}")
+        sign = "" if rate else "+"
+        lines.append(f"  {label:<33}{row['value']:>{sign}8.3f}  {delivered:>{sign}8.3f}")
     return lines
