@@ -151,3 +151,10 @@ def test_mistakes_name_their_yaml_path(missing, path, fragment):
 def test_a_spec_level_mar_block_is_reported_once_for_the_metric_it_cannot_serve():
     data = spec(noise={"missing": {"rate": 0.1, "mechanism": "mar", "depends_on": "mrr"}})
     assert_problem(data, "noise.missing.depends_on", "for metric mrr: give it its own noise.missing")
+
+
+def test_a_strength_the_drivers_ties_cannot_reach_is_refused_with_the_nearest():
+    """Copies of one flat curve (variation 0) all sit at one position: no threshold on it sorts rows."""
+    data = spec({"rate": 0.3, "mechanism": "mnar", "depends_on": "trajectory", "strength": -0.6},
+                segments=[{"name": "steady", "count": 300, "archetype": "flat", "variation": 0}])
+    assert_problem(data, f"{PATH}.strength", "reach at most 0.000; the nearest value that holds is 0")

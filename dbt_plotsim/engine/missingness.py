@@ -106,6 +106,8 @@ def solve(q: np.ndarray, w: np.ndarray, rate: float, strength: float) -> tuple[f
     def r(slope: float) -> float:
         return float((mass * _chance(x, intercept(slope), slope) * centred).sum() / scale)
 
+    if not scale > 0:  # a driver with one value on every row: nothing but the rate can hold
+        return intercept(0.0), 0.0, 0.0
     reached = max(-r(1.0), r(-1.0))
     slope = _bisect(lambda s: strength - r(s), -1.0, 1.0)  # r falls as the slope rises
     return intercept(slope), slope, reached
@@ -190,7 +192,7 @@ def problems(plan) -> list:
             metric = plan.spec.metrics[m]
             own = metric.noise is not None and metric.noise.missing is not None
             path = f"metrics.{metric.name}.noise.missing" if own else "noise.missing"
-            nearest = np.copysign(np.floor(null.reached * 1000) / 1000, strength)
+            nearest = float(np.copysign(np.floor(null.reached * 1000) / 1000, strength)) + 0.0  # no -0
             out.append(Problem(f"{path}.strength", (
                 f"{strength:g} cannot hold for {metric.name} at rate {missing.rate:g}: the scores of {null.driver} "
                 f"on the rows that exist reach at most {null.reached:.3f}; the nearest value that holds is {nearest:g}")))
