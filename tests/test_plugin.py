@@ -36,8 +36,10 @@ def test_records_state_and_relations(conn):
     handle(_request(small_dict()), conn)
     state = conn.execute("select source_name, seed, output from raw._plotsim_state").fetchall()
     assert state == [("saas", 3, "duckdb")]
-    relations = conn.execute("select kind, metric, other, value from raw._plotsim_relations order by kind").fetchall()
-    assert relations == [("correlation", "engagement", "mrr", 0.7), ("lag", "mrr", "engagement", 2.0)]
+    relations = conn.execute("select kind, metric, other, value, scope from raw._plotsim_relations "
+                             "order by kind, metric").fetchall()
+    assert relations == [("correlation", "engagement", "mrr", 0.7, "pooled"), ("lag", "mrr", "engagement", 2.0, "pooled"),
+                         *(("missing_rate", m, None, 0.02, "mcar") for m in ("engagement", "mrr", "tickets"))]
 
 
 def test_a_dropped_table_is_regenerated(conn):

@@ -16,7 +16,8 @@ from .fanout import block_stream, rate_for
 from .plan import Plan, SegmentPlan
 from .positions import active_mask, block_positions
 from .rng import ENTITY_BLOCK, stream
-from .values import jittered, metric_values, missing_cells
+from .missingness import null_cells
+from .values import jittered, metric_values
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ def block_cells(plan: Plan, seg: SegmentPlan, block: int, n: int):
     window = pos[:, lead:]
     windows = [jittered(plan, m, seg.name, block, n, z[:, lead:], window) for m, z in enumerate(latent)]
     values = [metric_values(plan, m, seg.name, block, n, z) for m, z in enumerate(windows)]
-    missing = [missing_cells(plan, m, seg.name, block, n, periods) for m in range(len(windows))]
+    missing = [null_cells(plan, m, seg.name, block, n, periods, windows, window) for m in range(len(windows))]
     return arrival, pos[:, lead:], windows, values, missing
 
 

@@ -6,6 +6,7 @@ metric follows the trajectory, the lag margins, the share of entities a terminal
 """
 from __future__ import annotations
 
+from .missingness import null_lines, null_relations
 from .visibility import lag_margins
 
 
@@ -56,6 +57,7 @@ def fitted_lines(plan) -> list[str]:
             for b in range(a + 1, len(names)):
                 if frozenset((names[a], names[b])) not in declared:
                     lines.append(f"  {names[a] + '~' + names[b]:<33}{matrix[a, b]:>+8.2f}")
+    lines += null_lines(plan)
     event = spec.terminal_event
     if event is not None and "ended_share" in measured:
         share = measured["ended_share"]
@@ -67,7 +69,7 @@ def fitted_lines(plan) -> list[str]:
 
 
 def relations(plan) -> list[dict]:
-    """Declared lags and correlations as the data delivers them, for `_plotsim_relations` and the manifest:
+    """Declared lags, correlations and null mechanisms as the data delivers them, for `_plotsim_relations` and the manifest:
     `value` is what the tests hold the data to (the declared r, or the nearest one used instead), `declared`
     what the spec says, `delivered` what the calibration pilot measured, `weight` the lag weight in use."""
     names = plan.metric_names
@@ -89,4 +91,4 @@ def relations(plan) -> list[dict]:
                      "weight": None, "declared": corr.r,
                      "scope": corr.scope + (f"[{corr.during.label}]" if corr.during is not None else ""),
                      "delivered": None if delivered is None else round(float(delivered), 4)})
-    return rows
+    return rows + null_relations(plan)

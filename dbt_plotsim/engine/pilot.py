@@ -50,24 +50,26 @@ def pilot_units(plan) -> list[tuple[object, int, float]]:
 
 
 def pilot_latents(plan) -> list[tuple]:
-    """Per pilot unit: (segment, block, weight, arrival, window positions, jittered window latents, missing);
-    the part of a round that does not depend on the marginals."""
+    """Per pilot unit: (segment, block, weight, arrival, window positions, jittered window latents); the part
+    of a round that does not depend on the marginals."""
     from .block import block_latent
-    from .values import jittered, missing_cells
+    from .values import jittered
 
     lead = plan.timeline.lead
     out = []
     for seg, block, weight in pilot_units(plan):
         arrival, pos, latent = block_latent(plan, seg, block, ENTITY_BLOCK)
         z = [jittered(plan, m, seg.name, block, ENTITY_BLOCK, l[:, lead:], pos[:, lead:]) for m, l in enumerate(latent)]
-        missing = [missing_cells(plan, m, seg.name, block, ENTITY_BLOCK, plan.periods) for m in range(len(z))]
-        out.append((seg, block, weight, arrival, pos[:, lead:], z, missing))
+        out.append((seg, block, weight, arrival, pos[:, lead:], z))
     return out
 
 
-def simulate(plan, units: list[tuple]) -> PilotCells:
-    """The cells that exist, with their latents and values, under the plan's current marginals."""
+def simulate(plan, units: list[tuple], nulls: bool = True) -> PilotCells:
+    """The cells that exist, with their latents and values, under the plan's current marginals; the null
+    mechanisms are fitted on these cells first (missingness.pilot_nulls), unless `nulls` is False (values
+    then keep every cell: for fitting latent CDFs, which read the latents only)."""
     from .block import terminal_active
+    from .missingness import pilot_nulls
     from .positions import active_mask
     from .values import metric_values
 
@@ -76,10 +78,13 @@ def simulate(plan, units: list[tuple]) -> PilotCells:
     values = [[] for _ in names]
     weights, positions, segment_of, period_of, ended, entities = [], [], [], [], 0.0, 0.0
     index = {}
-    for seg, block, weight, arrival, window, z, missing in units:
+    runs = []
+    for seg, block, weight, arrival, window, z in units:
         x = [metric_values(plan, m, seg.name, block, ENTITY_BLOCK, zm) for m, zm in enumerate(z)]
         active = active_mask(arrival, plan.periods)
-        active, fired = terminal_active(plan, window, dict(zip(names, x)), active)
+        runs.append((x, *terminal_active(plan, window, dict(zip(names, x)), active)))
+    masks = pilot_nulls(plan, units, [active for _, active, _ in runs]) if nulls else [[None] * len(names)] * len(units)
+    for (seg, block, weight, arrival, window, z), (x, active, fired), missing in zip(units, runs, masks):
         if fired is not None:
             ended += weight * float((fired >= 0).sum())
         entities += weight * ENTITY_BLOCK
@@ -180,7 +185,7 @@ def refine(plan, rebuild, rebuild_cells=None) -> dict:
     state = {}
     for round_ in range(ROUNDS):
         units = pilot_latents(plan)
-        cells = simulate(plan, units)
+        cells = simulate(plan, units, nulls=False)
         marginals = [b.with_latent(*latent_cdf(z, cells.weights)) for b, z in zip(base, cells.latents)]
         plan.marginals = marginals
         plan.season_latents = seasonal_latents(plan, cells)

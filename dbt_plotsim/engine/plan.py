@@ -19,6 +19,7 @@ from .calibrate import calibrate, refit
 from .conflicts import unreachable
 from .cells import CellNoise
 from .regimes import intervals, regime_targets
+from .missingness import problems as null_problems
 from .pilot import refine
 from .copula import LatentModel, trajectory_moments
 from .marginals import Marginal, resolve
@@ -71,6 +72,8 @@ class Plan:
     calibration: object = None  # calibrate.Calibration: fitted values and what the pilot measured
     cells: object = None  # cells.CellNoise: matrices of segments and regimes, when any are declared
     season_latents: dict = field(default_factory=dict, repr=False)  # (metric, calendar bucket) -> latent CDF
+    null_fits: dict = field(default_factory=dict, repr=False)  # metric -> missingness.NullFit (mar, mnar)
+    null_delivered: dict = field(default_factory=dict, repr=False)  # metric -> (rate, r) the pilot delivered
     _scaled: dict = field(default_factory=dict, repr=False)
 
     def noise_groups(self, segment: str) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -277,6 +280,9 @@ def _build(spec) -> tuple[Plan | None, list[Problem]]:
     missed, nearest = unreachable(spec, calibration)
     if missed:
         return _nearest_or(spec, missed, nearest)
+    nulls = null_problems(plan)
+    if nulls:
+        return None, nulls
     return plan, []
 
 

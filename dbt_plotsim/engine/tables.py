@@ -9,6 +9,7 @@ from .calendar import date_keys, period_ends
 from .clock import MOVING
 from .components import components
 from .fanout import moments, next_ids
+from .missingness import describe_nulls
 from .payload import COLUMN as PAYLOAD, payload_fields, payload_values
 from .plan import Plan
 from ..spec.schema import event_tables
@@ -50,8 +51,7 @@ def describe_metric(plan: Plan, m: int) -> str:
             other = corr.between[1] if corr.between[0] == metric.name else corr.between[0]
             parts.append(f"correlates with {other} at r = {corr.r:g}")
     noise = spec.noise_of(metric)
-    if noise.missing > 0:
-        parts.append(f"about {noise.missing:.1%} nulls at random")
+    parts.extend(describe_nulls(spec, metric.name, noise.missing_block))
     if noise.gaussian > 0 and (noise.family != "gaussian" or noise.heteroscedastic > 0):
         growing = f", spread growing with the trajectory ({noise.heteroscedastic:g})" if noise.heteroscedastic else ""
         parts.append(f"{noise.family} jitter {noise.gaussian:g}{growing}")

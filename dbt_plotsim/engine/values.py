@@ -88,10 +88,3 @@ def metric_values(plan, m: int, segment: str, block: int, n: int, z: np.ndarray)
                 x[cells] = marginal.values(marginal.outlier_u(draws[1][cells]))
     return x
 
-
-def missing_cells(plan, m: int, segment: str, block: int, n: int, periods: int) -> np.ndarray | None:
-    rate = noise_of(plan, m).missing
-    if rate <= 0:
-        return None
-    name = plan.metric_names[m]
-    return stream(plan.spec.seed, "missing", name, segment, block).random((ENTITY_BLOCK, periods))[:n] < rate

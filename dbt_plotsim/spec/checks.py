@@ -10,6 +10,7 @@ from .attributes import check_attributes
 from .children import check_children
 from .history import check_history
 from .metrics import check_metric
+from .missing import check_missing
 from .names import check_metric_names, check_table_names
 from .payload import check_payload
 from .schema import check_bridges, check_placement
@@ -102,7 +103,8 @@ def check_references(spec: Spec, declared: dict[str, list[str]] | None = None) -
     problems.extend(_check_tables(spec, sorted(known_metrics)))
     problems.extend(_check_lifecycle(spec, metric_names))
     for check in (check_attributes, check_children, check_transactions, check_history, check_seasonality,
-                  check_bridges, check_placement, check_table_names, check_metric_names, check_payload):
+                  check_bridges, check_placement, check_table_names, check_metric_names, check_payload,
+                  check_missing):
         problems.extend(check(spec))
     return problems
 

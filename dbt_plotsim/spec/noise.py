@@ -1,5 +1,5 @@
 """Noise applied after correlation: jitter (of a family, optionally growing with the trajectory), outliers
-and missing-completely-at-random nulls; the spec's block, overridden key by key on a metric."""
+and nulls (at random, or with a mechanism: missing.py); the spec's block, overridden key by key on a metric."""
 from __future__ import annotations
 
 from typing import Literal
@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from .base import StrictModel
+from .missing import MissingValue, as_block
 
 NoiseFamily = Literal["gaussian", "student_t", "laplace"]
 
@@ -21,7 +22,12 @@ class Noise(StrictModel):
         "how much the jitter grows with the trajectory: its spread is (1 + h (2 position - 1)) times the size, "
         "from 1 - h at position 0 to 1 + h at 1"))
     outliers: float = Field(0.0, ge=0.0, le=0.2, description="share of cells replaced by an extreme tail value")
-    missing: float = Field(0.0, ge=0.0, le=0.9, description="share of cells set to null, at random")
+    missing: MissingValue = Field(0.0, description="share of cells set to null, at random, or a block "
+                                  "{rate, mechanism, depends_on, strength}")
+
+    @property
+    def missing_block(self):
+        return as_block(self.missing)
 
 
 class NoiseOverride(StrictModel):
@@ -32,8 +38,8 @@ class NoiseOverride(StrictModel):
     df: float | None = Field(None, gt=2.0, le=1000.0)
     heteroscedastic: float | None = Field(None, ge=0.0, le=1.0)
     outliers: float | None = Field(None, ge=0.0, le=0.2)
-    missing: float | None = Field(None, ge=0.0, le=0.9)
+    missing: MissingValue | None = None
 
     def over(self, base: Noise) -> Noise:
-        given = {k: v for k, v in self.model_dump().items() if v is not None}
+        given = {k: getattr(self, k) for k in type(self).model_fields if getattr(self, k) is not None}
         return base.model_copy(update=given)
