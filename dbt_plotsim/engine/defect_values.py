@@ -69,13 +69,17 @@ def number_text(values) -> pa.Array:
 
 
 def messy_number_text(values, u: np.ndarray) -> pa.Array:
-    """Numbers as people and spreadsheets write them: "1,234.5", "$1,234.5", "1.234,5", "N/A", " 1234.5 ";
-    every digit of the clean text kept, so the clean value can be read back exactly."""
+    """Numbers as people and spreadsheets write them: "1,234.50", "$1,234.50", "1.234,50", "N/A", " 1234.5 ";
+    every digit of the clean text kept (at least two decimals for a non-integer column, so the last mark tells
+    a decimal point from a group mark), so the clean value can be read back exactly."""
     text = number_text(values)
     parts = pc.extract_regex(text, r"^(?P<sign>-?)(?P<whole>[0-9]{1,18})(?P<point>\.?)(?P<fraction>[0-9]*)$")
     plain = pc.is_null(parts)  # an exponent form: no groups to mark
     sign, whole = pc.struct_field(parts, "sign"), pc.cast(pc.fill_null(pc.struct_field(parts, "whole"), "0"), pa.int64())
     point, fraction = pc.struct_field(parts, "point"), pc.struct_field(parts, "fraction")
+
+    if not pa.types.is_integer(flat(values).type):  # hand-typed money: at least two decimals
+        fraction, point = pc.utf8_rpad(fraction, 2, "0"), pc.if_else(plain, point, ".")
 
     def grouped(mark: str, decimal: str, currency: str = "") -> pa.Array:
         decimals = pc.if_else(pc.equal(point, "."), pc.binary_join_element_wise(decimal, fraction, ""), "")

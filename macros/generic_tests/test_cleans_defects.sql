@@ -34,7 +34,10 @@
 with answer as (
     select *,
         case when kind = 'orphan' and column_name = key_column then cast(original_value as bigint)
-             else key_value end as clean_key
+             else key_value end as clean_key,
+        -- a cell hit twice (text, then moved) is clean at its first defect's original value
+        first_value(original_value) over (
+            partition by table_name, key_value, date_key, column_name order by defect_number) as clean_value
     from {{ defects }}
     where table_name = '{{ table }}'
       and kind <> 'volume_drop'  -- a row that never arrived: a volume test's business, nothing to clean
@@ -60,7 +63,7 @@ checked as (
         case answer.column_name
         {%- for column in columns %}
             when '{{ column.name }}' then cleaned.{{ adapter.quote(column.name) }}
-                is not distinct from try_cast(answer.original_value as {{ column.data_type }})
+                is not distinct from try_cast(answer.clean_value as {{ column.data_type }})
         {%- endfor %}
             else false end as is_fixed,
         exists (  -- the defect as the raw table shows it (an orphan key included), still in the model
@@ -70,12 +73,14 @@ checked as (
               and case answer.column_name
               {%- for column in columns %}
                   when '{{ column.name }}' then case
+                      -- a moved value not taken back: the cell null where the value moved reads as one
                       when answer.defect_value is null then still.{{ adapter.quote(column.name) }} is null
+                          and try_cast(answer.original_value as {{ column.data_type }}) is not null
                       else still.{{ adapter.quote(column.name) }}
                           = try_cast(answer.defect_value as {{ column.data_type }})
                         -- a defect the model's type cannot tell from the clean value (' 12.5 ' as a number) is gone
                         and try_cast(answer.defect_value as {{ column.data_type }})
-                            is distinct from try_cast(answer.original_value as {{ column.data_type }}) end
+                            is distinct from try_cast(answer.clean_value as {{ column.data_type }}) end
               {%- endfor %}
                   else false end
         ) as left_in

@@ -29,6 +29,7 @@ EXPECTED_FAILURES = {
     "expected_failure_no_declared_lag": "has no lag chain from nps back to engagement",
     "expected_failure_defects_left": "still duplicated",
     "expected_failure_orphans_left": "'orphan', ",
+    "expected_failure_drift_ignored": "'schema_drift', ",
 }
 
 
