@@ -399,3 +399,23 @@ def test_cleans_defects_proves_a_staging_model_undid_layout_and_volume_defects(s
     conn.execute(f"create view half_staged as {STAGED_MONTHS.replace('coalesce(seats, seat_count)', 'seats')}")
     assert {r[0] for r in _cleans(conn, "half_staged", "fct_account_monthly", allow=["fixed", "nulled"])} == \
         {"schema_drift"}
+
+
+def test_a_parquet_set_holds_the_messy_tables_and_lists_the_answer_key(tmp_path):
+    import json
+
+    import pyarrow.parquet as pq
+
+    from dbt_plotsim.materialize import generate_parquet
+    from dbt_plotsim.writers.parquet_set import MANIFEST
+
+    data = spec(SHAPES, scale=0.05)
+    generate_parquet(data, tmp_path / "out")
+    manifest = json.loads((tmp_path / "out" / MANIFEST).read_text())
+    assert KEY_TABLE in manifest["tables"]
+    expected = start(data).tables()
+    for name in (KEY_TABLE, "fct_account_monthly", "fct_invoice"):
+        files = sorted((tmp_path / "out").glob(f"{name}.*parquet"))
+        written = pa.concat_tables([pq.read_table(f) for f in files])
+        assert written.cast(expected[name].schema).equals(expected[name]), name
+    assert pa.types.is_string(pq.read_schema(tmp_path / "out" / "fct_invoice.parquet").field("amount").type)
