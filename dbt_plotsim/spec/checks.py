@@ -13,6 +13,7 @@ from .metrics import check_metric
 from .names import check_metric_names, check_table_names
 from .schema import check_bridges, check_placement
 from .seasonality import check_seasonality
+from .systems import check_systems
 from .transactions import check_transactions
 from .model import Spec
 
@@ -101,7 +102,7 @@ def check_references(spec: Spec, declared: dict[str, list[str]] | None = None) -
     problems.extend(_check_tables(spec, sorted(known_metrics)))
     problems.extend(_check_lifecycle(spec, metric_names))
     for check in (check_attributes, check_children, check_transactions, check_history, check_seasonality,
-                  check_bridges, check_placement, check_table_names, check_metric_names):
+                  check_bridges, check_placement, check_table_names, check_metric_names, check_systems):
         problems.extend(check(spec))
     return problems
 
