@@ -78,7 +78,8 @@ def schemas(plan, layouts: dict[str, pa.Schema]) -> dict[str, pa.Schema]:
         field("system_key", pa.string(), f"The record's key in its system (<system>_{unit}_id of src_<system>_{unit}), "
               "as text."),
         field(f"{unit}_id", pa.int64(), f"Ground truth: the {unit} the record is; foreign key to dim_{unit}."),
-        field("is_duplicate", pa.bool_(), f"True for a {unit}'s second record in the same system; false for its first."),
+        field("is_duplicate", pa.bool_(), f"True for the second record of one {unit} in the same system (a duplicate); "
+              "false for its first."),
     ], metadata={"description": (
         f"Ground truth of entity resolution: one row per record of every src_<system>_{unit} table, with the "
         f"{unit} it is. Records of the same {unit}_id are the same {unit}, across systems and within one.")})
@@ -232,6 +233,7 @@ def tests(plan, ref) -> dict[str, dict[str, list[tuple[str, dict | None]]]]:
         "": [("dbt_plotsim.unique_combination", {"columns": ["system", "system_key"]})],
         "system": [("not_null", None), ("accepted_values", {"values": list(spec.systems)})],
         "system_key": [("not_null", None)],
+        "is_duplicate": [("not_null", None)],
         f"{unit}_id": [("not_null", None), ("relationships", {"to": ref(f"dim_{unit}"), "field": f"{unit}_id"})],
     }
     return out
