@@ -171,13 +171,14 @@ def test_drift_kinds_are_the_declared_ones(tables):
     assert changed and all(v == v.upper() and len(v) <= max(3, t.count(" ") + 1) or v == t + " " for v, t in changed)
     values, truth = _records(tables, "billing")["company_name"]
     changed = [(v, t) for v, t in zip(values, truth) if v != t]
-    suffixed = [v for v, t in changed if re.search(r" (Incorporated|Inc\.|Ltd|Limited|L\.L\.C\.|P\.L\.C\.|Grp)$| & ", v)]
+    suffix = r" (Incorporated|Inc\.|Ltd|Limited|L\.L\.C\.|P\.L\.C\.|Grp)$| & "
+    suffixed = [v for v, t in changed if re.search(suffix, v)]
     assert len(suffixed) > 0.5 * len(changed)  # names without a suffix get a typo instead
 
 
 def test_keys_are_unique_in_their_scheme_and_out_of_the_true_order(tables):
-    for name, pattern in (("crm", r"^CRM-\d{7}$"), ("billing", r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-"
-                                                                r"[0-9a-f]{12}$")):
+    uuid = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+    for name, pattern in (("crm", r"^CRM-\d{7}$"), ("billing", uuid)):
         src = tables[f"src_{name}_customer"]
         keys = src.column(0).to_pylist()
         assert len(set(keys)) == len(keys) and all(re.match(pattern, k) for k in keys), name
@@ -323,7 +324,8 @@ def _problems(systems, **edits) -> str:
      "the nearest width that holds is 5"),
     ({"crm": {"share": 1, "duplicates": 0.1, "key": {"scheme": "numeric", "width": 4}}}, "systems.crm.key.width",
      "fewer than the 24,000 records"),
-    ({"crm": {"share": 1, "key": {"scheme": "uuid", "start": 5}}}, "systems.crm.key.start", "applies to scheme numeric"),
+    ({"crm": {"share": 1, "key": {"scheme": "uuid", "start": 5}}}, "systems.crm.key.start",
+     "applies to scheme numeric"),
     ({"crm": {"share": 1, "shares": 1}}, "systems.crm.shares", "did you mean 'share'"),
     ({"crm": {"share": 1, "duplicates": 1}}, "systems.crm.duplicates", "less than 1"),
 ])
@@ -345,3 +347,17 @@ def test_defects_on_a_text_keyed_system_table_are_refused():
             "defects": {"tables": {"src_crm_account": [{"kind": "duplicate", "rate": 0.2}]}}}
     with pytest.raises(SpecError, match="defects.tables.src_crm_account: .*use key scheme numeric"):
         dbt_plotsim.load_spec(data, scale=0.05)
+
+
+def test_columns_placed_in_a_declared_dimension_are_carried():
+    """healthcare keeps full_name in dim_patient_identity (tables.dims); the system reads it from there."""
+    data = {**yaml.safe_load(text("healthcare")),
+            "systems": {"ehr": {"share": 1.0, "columns": ["full_name"], "duplicates": 0.2}}}
+    t = start(dbt_plotsim.load_spec(data, scale=0.05)).tables()
+    identity = t["dim_patient_identity"]
+    truth = dict(zip(identity["patient_id"].to_pylist(), identity["full_name"].to_pylist()))
+    name_of = dict(zip(t["src_ehr_patient"]["ehr_patient_id"].cast(pa.string()).to_pylist(),
+                       t["src_ehr_patient"]["full_name"].to_pylist()))
+    walk = t[CROSSWALK]
+    assert walk.num_rows > t["dim_patient"].num_rows
+    assert all(name_of[k] == truth[e] for k, e in zip(walk["system_key"].to_pylist(), walk["patient_id"].to_pylist()))

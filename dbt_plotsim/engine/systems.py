@@ -216,7 +216,8 @@ def _crosswalk(walk: list[tuple], schema: pa.Schema) -> pa.Table:
 
 def row_estimate(plan) -> dict[str, float]:
     n = plan.entity_count
-    out = {system_table(name, plan.spec.unit): n * s.share * (1 + s.duplicates) for name, s in plan.spec.systems.items()}
+    out = {system_table(name, plan.spec.unit): n * s.share * (1 + s.duplicates)
+           for name, s in plan.spec.systems.items()}
     out[CROSSWALK] = sum(out.values())
     return out
 
