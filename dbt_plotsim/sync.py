@@ -14,6 +14,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+from .engine import systems
 from .engine.components import components
 from .engine.feeds import CHANGED_AT, OP, OPS, feed_name, fed_tables
 from .engine.loads import LOADED_AT
@@ -142,6 +143,10 @@ def desired_tests(source: SyntheticSource, generation) -> dict[str, dict[str, li
             out[name].setdefault(LOADED_AT, []).append(_test("not_null"))
     for component in components(plan):
         for table, columns in component.tests(plan, ref).items():
+            for column, tests in columns.items():
+                out.setdefault(table, {}).setdefault(column, []).extend(_test(n, a) for n, a in tests)
+    if spec.systems:  # system tables: their keys; the crosswalk: every record's entity
+        for table, columns in systems.tests(plan, ref).items():
             for column, tests in columns.items():
                 out.setdefault(table, {}).setdefault(column, []).extend(_test(n, a) for n, a in tests)
     for table in spec.defects.tables:  # raw tables with declared defects: their tests report them, as warnings

@@ -19,6 +19,7 @@ from .loads import prepare, with_load_columns
 from .parts import WORKING_COPIES, parted_chunks, spans
 from .plan import MEMORY_BUDGET, Plan, plan_for
 from .rng import ENTITY_BLOCK
+from . import systems
 from .tables import TRAJECTORY_TABLE, chunk_tables, schemas, static_names, static_tables, unit_table
 
 
@@ -41,6 +42,8 @@ class Generation:
         self.drawn = schemas(self.plan)  # the tables as the engine draws them; loads.prepare adds _loaded_at
         layouts = with_load_columns(self.plan, self.drawn)
         self.loaded = {**layouts, **feed_schemas(self.plan, layouts)}  # as the clock gives them, before defects
+        if self.plan.spec.systems:  # made from the dim rows the clock kept
+            self.loaded.update(systems.schemas(self.plan, self.drawn))
         self.schemas = dict(self.loaded)
         if self.plan.spec.defects.tables:
             self.schemas = {**shown_schemas(self.plan, self.loaded), KEY_TABLE: key_schema()}
@@ -94,6 +97,8 @@ class Generation:
             for name in self.plan.spec.loads.tables:  # _loaded_at enters as a plain column: the layout's field
                 if name in chunk and not chunk[name].schema.equals(self.loaded[name], check_metadata=True):
                     chunk[name] = chunk[name].cast(self.loaded[name])
+            if self.plan.spec.systems:  # from the dim rows the clock kept; before defects, which may target them
+                chunk = systems.with_systems(self.plan, chunk, self.loaded)
             if rules is not None and any(name in chunk for name in self.plan.spec.defects.tables):
                 chunk = inject(self.plan, chunk, rules, self.schemas)
             for name, table in chunk.items():
@@ -164,6 +169,8 @@ def expected_rows(plan) -> dict[str, float]:
         counts[table] = sum(cells * by_name[e].rate.mean if by_name[e].rate else _fired(plan, by_name[e]) for e in events)
     for component in components(plan):
         counts.update(component.row_estimate(plan, cells))
+    if spec.systems:
+        counts.update(systems.row_estimate(plan))
     for name in fed_tables(plan):  # a feed: an insert per row, plus its updates and deletes (about as many again)
         counts[feed_name(name)] = 2 * counts.get(name, plan.entity_count)
     return counts

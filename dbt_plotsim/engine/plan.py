@@ -164,12 +164,20 @@ def build_plan(spec) -> tuple[Plan | None, list[Problem]]:
         from .loads import checked
 
         problems = problems + checked(plan)
+    if plan is not None and spec.systems:
+        from . import systems
+        from .tables import schemas
+
+        problems = problems + systems.check(plan, schemas(plan))
     if plan is not None and spec.defects.tables:
+        from . import systems
         from .clock import rules_for
         from .defects import check
         from .tables import schemas
 
         layouts = schemas(plan)
+        if spec.systems:  # defects may target the system tables too
+            layouts.update(systems.schemas(plan, layouts))
         problems = problems + check(plan, layouts, rules_for(plan, layouts))
     return plan, problems
 

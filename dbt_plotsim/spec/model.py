@@ -19,6 +19,7 @@ from .noise import Noise
 from .relations import Correlation, Lag
 from .schema import Tables
 from .segments import Segment
+from .systems import System
 from .window import Window
 
 
@@ -47,6 +48,7 @@ class Spec(StrictModel):
     tables: Tables = Tables()
     loads: Loads = Loads()
     defects: Defects = Defects()
+    systems: dict[Identifier, System] = Field(default_factory=dict)
     calibration: CalibrationOptions = CalibrationOptions()
 
     def noise_of(self, metric: Metric) -> Noise:

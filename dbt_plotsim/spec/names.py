@@ -53,6 +53,8 @@ def table_claims(spec) -> list[Claim]:
                       else Claim(table, f"event {events[0]}", f"events.{events[0]}"))
     if tables is None or tables.trajectory:
         claims.append(Claim("trajectory", "the trajectory table", "tables.trajectory"))
+    for name in getattr(spec, "systems", None) or {}:
+        claims.append(Claim(f"src_{name}_{unit}", f"the table of system {name}", f"systems.{name}"))
     return claims
 
 
