@@ -149,7 +149,7 @@ def desired_tests(source: SyntheticSource, generation) -> dict[str, dict[str, li
         for table, columns in systems.tests(plan, ref).items():
             for column, tests in columns.items():
                 out.setdefault(table, {}).setdefault(column, []).extend(_test(n, a) for n, a in tests)
-    for table in spec.defects.tables:  # raw tables with declared defects: their tests report them, as warnings
+    for table in generation.defects:  # raw tables with declared defects: their tests report them, as warnings
         for tests in out.get(table, {}).values():
             for test in tests:
                 next(iter(test.values()))["config"]["severity"] = "warn"

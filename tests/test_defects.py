@@ -278,6 +278,8 @@ def test_the_same_bytes_whatever_the_chunking(declared):
     ({"fct_account_monthly": [{"kind": "duplicate", "rate": 0.1, "segments": ["nope"]}]},
      "defects.tables.fct_account_monthly[0].segments", "unknown segment 'nope'"),
     ({"dim_plan": [{"kind": "duplicate", "rate": 0.1}]}, "defects.tables.dim_plan", "makes no table"),
+    ({"bridge_account_feature": [{"kind": "duplicate", "rate": 0.1}]}, "defects.tables.bridge_account_feature",
+     "named by two keys"),
     ({"fct_account_monthly": [{"kind": "number_as_text", "column": "mrr", "rate": 0.1},
                               {"kind": "out_of_range", "column": "mrr", "rate": 0.1}]},
      "defects.tables.fct_account_monthly[1].column", "a number metric column"),
@@ -419,3 +421,58 @@ def test_a_parquet_set_holds_the_messy_tables_and_lists_the_answer_key(tmp_path)
         written = pa.concat_tables([pq.read_table(f) for f in files])
         assert written.cast(expected[name].schema).equals(expected[name]), name
     assert pa.types.is_string(pq.read_schema(tmp_path / "out" / "fct_invoice.parquet").field("amount").type)
+
+
+EVERY = {"tables": {"dim_account": [{"kind": "messy_text", "column": "company_name", "rate": 0.1}]},
+         "every_table": [{"kind": "duplicate", "rate": 0.02},
+                         {"kind": "wrong_timezone", "column": "occurred_at", "rate": 0.05, "hours": 3}]}
+
+
+def test_source_wide_defects_reach_every_table_they_fit(tables):
+    data = spec(EVERY)
+    generation = start(data)
+    messy, clean = generation.tables(), tables[1]
+    key = messy[KEY_TABLE]
+    entity_tables = {n for n, t in clean.items() if n in generation.defects}
+    assert {"dim_account", "fct_account_monthly", "evt_user_login", "fct_invoice", "dim_user"} <= entity_tables
+    assert not {"dim_date", "dim_plan", "trajectory", "bridge_account_feature"} & entity_tables  # static tables,
+    # the ground truth and a bridge (two keys name its rows)
+    for table in entity_tables:
+        own = len(EVERY["tables"].get(table, []))
+        numbers = [d.path for d in generation.defects[table]]
+        assert numbers[:own] == [f"defects.tables.{table}[{i}]" for i in range(own)]
+        copies = key_rows(key, table, own).num_rows  # the source-wide duplicate comes after the table's own
+        _binomial(copies, clean[table].num_rows, 0.02, (table, "duplicate"))
+        shifted = key_rows(key, table, own + 1).num_rows
+        if "occurred_at" in clean[table].column_names:
+            _binomial(shifted, clean[table].num_rows, 0.05, (table, "wrong_timezone"))
+        else:
+            assert shifted == 0 and len(generation.defects[table]) == own + 1
+    for name in set(clean) - entity_tables:
+        assert messy[name].equals(clean[name]), name
+    DRIFTS_BY_NAME.clear()
+    for table in entity_tables:
+        assert _same_rows(undo(messy[table], key.to_pylist(), table), clean[table]), table
+
+
+def test_a_source_wide_defect_no_table_fits_is_an_error():
+    with pytest.raises(SpecError) as caught:
+        start(spec(defects={"every_table": [{"kind": "messy_text", "column": "nickname", "rate": 0.1}]}, scale=0.05))
+    assert "defects.every_table[0]: no entity table fits this messy_text: none has a column 'nickname'" in \
+        caught.value.render()
+    with pytest.raises(SpecError) as caught:
+        start(spec(defects={"every_table": [{"kind": "invalid_value", "column": "plan_history_id", "rate": 0.1}]},
+                   scale=0.05))
+    assert "defects.every_table[0].column (in fct_account_monthly): invalid_value needs a text" in \
+        caught.value.render()
+
+
+def test_sync_warns_on_the_tables_source_wide_defects_reach():
+    from dbt_plotsim.sources import SyntheticSource
+    from dbt_plotsim.sync import desired_tests
+
+    data = spec(EVERY, scale=0.05)
+    tests = desired_tests(SyntheticSource("saas", "raw", data, "duckdb", None), start(data))
+    severities = {next(iter(t.values()))["config"].get("severity") for column in tests["evt_churn"].values()
+                  for t in column}
+    assert severities == {"warn"}

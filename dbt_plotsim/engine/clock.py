@@ -81,7 +81,7 @@ def growing(rules: dict[str, TableClock]) -> set[str]:
 def appended(plan, rules: dict[str, TableClock]) -> set[str]:
     """Tables an append adds rows to: the growing ones, none when defects are declared (their answer key
     covers every row, so a load rewrites the source)."""
-    return set() if plan.spec.defects.tables else growing(rules)
+    return set() if plan.spec.defects.any else growing(rules)
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,17 @@
 added from a period on; and which columns each kind of defect can change."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pyarrow as pa
 
 from ..spec.defects import ROW_KINDS
+
+
+def period_column(table_schema: pa.Schema, rule) -> str | None:
+    if rule is not None and rule.period is not None:
+        return rule.period
+    return "date_key" if "date_key" in table_schema.names else None
 
 
 def _own_key(layout: pa.Schema, column: str) -> bool:
@@ -71,11 +79,65 @@ def reshaped(layout: pa.Schema, defect) -> pa.Schema:
                        "drift); null before."}))
 
 
-def shown_schemas(plan, schemas: dict[str, pa.Schema]) -> dict[str, pa.Schema]:
+@dataclass(frozen=True)
+class Declared:
+    """One defect of one table: its stream's name (stable when other entries come and go) and YAML path."""
+
+    name: str
+    path: str
+    defect: object
+
+
+def by_table(plan, layouts: dict[str, pa.Schema]) -> dict[str, list[Declared]]:
+    """Per table, its defects in the order they apply: the table's own, then the source-wide ones that fit it
+    (every entity table keyed by an integer for a copy or volume kind, those with the column for a cell kind;
+    with periods or segments, only tables that have a period column or the unit's key)."""
+    from .tables import TRAJECTORY_TABLE, static_names
+
+    defects = plan.spec.defects
+    out = {table: [Declared(str(i), f"defects.tables.{table}[{i}]", d) for i, d in enumerate(listed)]
+           for table, listed in defects.tables.items()}
+    if not defects.every_table:
+        return out
+    static = set(static_names(plan, layouts)) | set(unnamed_rows(plan))
+    entity_tables = [name for name, layout in layouts.items()
+                     if name not in static and name != TRAJECTORY_TABLE and not name.startswith("_")
+                     and not name.endswith("_changes") and pa.types.is_integer(layout.field(0).type)]
+    from .clock import rules_for
+    from .tables import unit_key
+
+    rules = rules_for(plan, layouts)
+    for i, defect in enumerate(defects.every_table):
+        for table in entity_tables:
+            layout = layouts[table]
+            if defect.periods is not None and period_column(layout, rules.get(table)) is None:
+                continue  # limited to periods: only tables that have them
+            if defect.segments and unit_key(plan) not in layout.names:
+                continue
+            if defect.kind in ROW_KINDS or defect.column in layout.names \
+                    or (defect.kind == "schema_drift" and defect.added is not None):
+                out.setdefault(table, []).append(Declared(f"every-{i}", f"defects.every_table[{i}]", defect))
+    return out
+
+
+def unnamed_rows(plan) -> list[str]:
+    """Tables whose rows the answer key cannot name by their first column and period: the bridges."""
+    return [bridge.table(plan.spec.unit) for bridge in plan.spec.tables.bridges]
+
+
+def unmatched(plan, declared: dict[str, list[Declared]]) -> list[tuple[str, str]]:
+    """(path, message) for each source-wide defect no table takes."""
+    taken = {d.path for entries in declared.values() for d in entries}
+    return [(f"defects.every_table[{i}]", f"no entity table fits this {d.kind}" + (
+        f": none has a column {d.column!r}" if d.column else "") + (" with periods" if d.periods else ""))
+            for i, d in enumerate(plan.spec.defects.every_table) if f"defects.every_table[{i}]" not in taken]
+
+
+def shown_schemas(schemas: dict[str, pa.Schema], declared: dict[str, list[Declared]]) -> dict[str, pa.Schema]:
     """The layouts the tables are written in: each defective table reshaped by its defects in order."""
     out = dict(schemas)
-    for table, defects in plan.spec.defects.tables.items():
+    for table, entries in declared.items():
         if table in out:
-            for defect in defects:
-                out[table] = reshaped(out[table], defect)
+            for entry in entries:
+                out[table] = reshaped(out[table], entry.defect)
     return out

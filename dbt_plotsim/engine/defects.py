@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from ..errors import Problem
 from . import defect_values as made
 from .calendar import date_keys
-from .defect_layouts import column_problem, reshaped
+from .defect_layouts import Declared, by_table, column_problem, period_column, reshaped, unmatched, unnamed_rows
 from .fanout import field
 from .hashing import hashed_uniform
 
@@ -49,12 +49,6 @@ def key_schema() -> pa.Schema:
         "chunk: order by table_name, key_value, date_key, defect_number.")})
 
 
-def period_column(table_schema: pa.Schema, rule) -> str | None:
-    if rule is not None and rule.period is not None:
-        return rule.period
-    return "date_key" if "date_key" in table_schema.names else None
-
-
 def check(plan, schemas: dict[str, pa.Schema], rules: dict) -> list[Problem]:
     """Each declared defect must name a table the spec makes and a column its kind can change, as the table is
     at that point of its list (after the defects before it)."""
@@ -63,54 +57,64 @@ def check(plan, schemas: dict[str, pa.Schema], rules: dict) -> list[Problem]:
     problems: list[Problem] = []
     static = set(static_names(plan, schemas))
     segments = [seg.name for seg in plan.segments]
-    for table, defects in plan.spec.defects.tables.items():
+    declared = by_table(plan, schemas)
+    for table in plan.spec.defects.tables:
         if table not in schemas or table in static or table.endswith("_changes"):
             made_tables = ", ".join(n for n in schemas if n not in static)
             problems.append(Problem(f"defects.tables.{table}", f"the spec makes no table {table!r} with entity rows "
                                                                  f"(it makes {made_tables})"))
-            continue
+            declared.pop(table, None)
+        elif table in unnamed_rows(plan):
+            problems.append(Problem(f"defects.tables.{table}", f"a row of {table} is named by two keys, which the "
+                                    "answer key cannot name it by; declare defects on the tables it joins"))
+            declared.pop(table, None)
+    problems.extend(Problem(path, message) for path, message in unmatched(plan, declared))
+    for table, entries in declared.items():
         layout = schemas[table]
-        for i, defect in enumerate(defects):
-            path = f"defects.tables.{table}[{i}]"
+        where = lambda path: path if path.startswith("defects.tables") else f"{path} (in {table})"  # noqa: E731
+        for entry in entries:
+            defect = entry.defect
             if defect.periods is not None and period_column(layout, rules.get(table)) is None:
-                problems.append(Problem(f"{path}.periods", f"{table} has no period column, so its defects cannot "
-                                                           "be limited to periods"))
+                problems.append(Problem(f"{entry.path}.periods", f"{table} has no period column, so its defects "
+                                                                 "cannot be limited to periods"))
             for name in defect.segments or ():
                 if name not in segments:
-                    problems.append(Problem(f"{path}.segments", f"unknown segment {name!r}; known: {segments}"))
+                    problems.append(Problem(f"{entry.path}.segments", f"unknown segment {name!r}; known: {segments}"))
             if defect.segments and unit_key(plan) not in layout.names:
-                problems.append(Problem(f"{path}.segments", f"{table} has no {unit_key(plan)} column, so its rows "
-                                                            "have no segment"))
+                problems.append(Problem(f"{entry.path}.segments", f"{table} has no {unit_key(plan)} column, so its "
+                                                                  "rows have no segment"))
             problem = column_problem(plan, layout, defect)
             if problem:
-                problems.append(Problem(f"{path}.{problem[0]}", problem[1]))
+                problems.append(Problem(where(f"{entry.path}.{problem[0]}"), problem[1]))
                 continue
             layout = reshaped(layout, defect)
-    return problems
+    return sorted(set(problems), key=lambda p: (p.path, p.message)) if problems else []
 
 
-def inject(plan, chunk: dict[str, pa.Table], rules: dict, shown: dict[str, pa.Schema]) -> dict[str, pa.Table]:
-    """The chunk with its declared defects, in the layouts `shown` (shown_schemas), and the chunk's rows of the
-    answer key (KEY_TABLE)."""
+def inject(plan, chunk: dict[str, pa.Table], rules: dict, shown: dict[str, pa.Schema],
+           declared: dict[str, list[Declared]]) -> dict[str, pa.Table]:
+    """The chunk with its declared defects (by_table), in the layouts `shown` (shown_schemas), and the chunk's
+    rows of the answer key (KEY_TABLE)."""
     keys: list[pa.Table] = []
     out = dict(chunk)
-    for table, defects in plan.spec.defects.tables.items():
+    for table, entries in declared.items():
         if table not in out or not out[table].num_rows:
             continue
-        rows, table_keys = _injected(plan, table, defects, out[table], rules.get(table))
+        rows, table_keys = _injected(plan, table, entries, out[table], rules.get(table))
         out[table] = rows.select(shown[table].names).cast(shown[table])
         keys.extend(table_keys)
     out[KEY_TABLE] = pa.concat_tables(keys).cast(key_schema()) if keys else key_schema().empty_table()
     return out
 
 
-def _injected(plan, table: str, defects, rows: pa.Table, rule) -> tuple[pa.Table, list[pa.Table]]:
+def _injected(plan, table: str, entries: list[Declared], rows: pa.Table, rule) -> tuple[pa.Table, list[pa.Table]]:
     keys: list[pa.Table] = []
     order = {"volume_drop": 0, "duplicate": 2, "near_duplicate": 2, "volume_spike": 2}
     copies: list[pa.Table] = []
     copied: list[np.ndarray] = []  # the row each copy follows
-    for number, defect in sorted(enumerate(defects), key=lambda item: order.get(item[1].kind, 1)):
-        hit, u = _hits(plan, table, number, defect, rows, rule)
+    for number, entry in sorted(enumerate(entries), key=lambda item: order.get(item[1].defect.kind, 1)):
+        defect = entry.defect
+        hit, u = _hits(plan, table, entry.name, defect, rows, rule)
         if defect.kind == "schema_drift":  # a changed layout, on every row (the hits are the moved values)
             rows, where, column, before, after = _drifted(defect, rows, hit, u)
         else:
@@ -148,12 +152,12 @@ def _period_values(rows: pa.Table, rule) -> np.ndarray | None:
     return rows[column].to_numpy() if column else None
 
 
-def _hits(plan, table, number, defect, rows: pa.Table, rule) -> tuple[np.ndarray, np.ndarray]:
+def _hits(plan, table, name: str, defect, rows: pa.Table, rule) -> tuple[np.ndarray, np.ndarray]:
     """(the rows the defect hits: under its rate, in its periods and segments; each row's hashed uniform)."""
     period = _period_values(rows, rule)
     extra = [period.astype("datetime64[D]").astype(np.int64) if period.dtype.kind == "M" else period] \
         if period is not None else []
-    u = hashed_uniform(plan.spec.seed, ("defect", table, str(number)), rows.column(0).to_numpy().astype(np.int64),
+    u = hashed_uniform(plan.spec.seed, ("defect", table, name), rows.column(0).to_numpy().astype(np.int64),
                        *extra)
     hit = (u < defect.rate) if defect.rate is not None else np.ones(rows.num_rows, dtype=bool)
     hit &= _in_periods(defect, period)

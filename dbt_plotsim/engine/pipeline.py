@@ -10,7 +10,7 @@ import pyarrow as pa
 from .block import block_base, with_rate_events
 from ..spec.schema import event_tables
 from .clock import appended, clock_for, last_period, rules_for, without_hidden
-from .defect_layouts import shown_schemas
+from .defect_layouts import Declared, by_table, shown_schemas
 from .defects import KEY_TABLE, inject, key_schema
 from .components import components
 from .estimates import active_cells, row_width
@@ -36,6 +36,7 @@ class Generation:
     schemas: dict[str, pa.Schema] = field(init=False)
     drawn: dict[str, pa.Schema] = field(init=False)
     loaded: dict[str, pa.Schema] = field(init=False)
+    defects: dict[str, list[Declared]] = field(init=False)  # per table, the defects injected into it
     written: dict[str, int] = field(init=False)  # rows yielded so far, per table
 
     def __post_init__(self) -> None:
@@ -45,8 +46,9 @@ class Generation:
         if self.plan.spec.systems:  # made from the dim rows the clock kept
             self.loaded.update(systems.schemas(self.plan, self.drawn))
         self.schemas = dict(self.loaded)
-        if self.plan.spec.defects.tables:
-            self.schemas = {**shown_schemas(self.plan, self.loaded), KEY_TABLE: key_schema()}
+        self.defects = by_table(self.plan, self.loaded) if self.plan.spec.defects.any else {}
+        if self.defects:
+            self.schemas = {**shown_schemas(self.loaded, self.defects), KEY_TABLE: key_schema()}
         self.written = {name: 0 for name in self.schemas}
 
     @property
@@ -91,7 +93,7 @@ class Generation:
         self.written = {name: 0 for name in self.schemas}
         clock = clock_for(self.plan, self.loaded, self.since)
         story = self.told(self.story) if self.told is not None else self.story()
-        rules = rules_for(self.plan, self.loaded) if self.plan.spec.defects.tables else None
+        rules = rules_for(self.plan, self.loaded) if self.defects else None
         for chunk in story:
             chunk = clock.apply(chunk) if clock is not None else {n: without_hidden(t) for n, t in chunk.items()}
             for name in self.plan.spec.loads.tables:  # _loaded_at enters as a plain column: the layout's field
@@ -99,8 +101,8 @@ class Generation:
                     chunk[name] = chunk[name].cast(self.loaded[name])
             if self.plan.spec.systems:  # from the dim rows the clock kept; before defects, which may target them
                 chunk = systems.with_systems(self.plan, chunk, self.loaded)
-            if rules is not None and any(name in chunk for name in self.plan.spec.defects.tables):
-                chunk = inject(self.plan, chunk, rules, self.schemas)
+            if rules is not None and any(name in chunk for name in self.defects):
+                chunk = inject(self.plan, chunk, rules, self.schemas, self.defects)
             for name, table in chunk.items():
                 self.written[name] += table.num_rows
             yield chunk

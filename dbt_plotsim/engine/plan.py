@@ -169,7 +169,7 @@ def build_plan(spec) -> tuple[Plan | None, list[Problem]]:
         from .tables import schemas
 
         problems = problems + systems.check(plan, schemas(plan))
-    if plan is not None and spec.defects.tables:
+    if plan is not None and spec.defects.any:
         from . import systems
         from .clock import rules_for
         from .defects import check

@@ -16,6 +16,9 @@ defects:
       - {kind: volume_drop, rate: 0.6, periods: {from: 2024-03-01, until: 2024-03-31}}
       - {kind: volume_spike, rate: 1.0, copies: 2, periods: {from: 2024-09-01, until: 2024-09-30},
          segments: [enterprise]}
+  every_table:                                                  # source-wide: each table it fits
+    - {kind: duplicate, rate: 0.01}
+    - {kind: wrong_timezone, column: occurred_at, rate: 0.02}
 
 Each entry injects one kind of defect into that share of the table's rows (optionally only rows of the periods
 `from`..`until`, or of some segments' entities), chosen by a hash of the row's key, so the same rows are hit
@@ -108,6 +111,13 @@ class Defect(StrictModel):
 
 class Defects(StrictModel):
     tables: dict[Identifier, list[Defect]] = Field(default_factory=dict)
+    every_table: list[Defect] = Field(default_factory=list, description=(
+        "defects for every entity table they fit (a copy or volume kind: every one; a cell kind: those with "
+        "`column`), after each table's own"))
+
+    @property
+    def any(self) -> bool:
+        return bool(self.tables or self.every_table)
 
     def declared(self) -> list[tuple[str, int, Defect]]:
         return [(table, i, d) for table, defects in self.tables.items() for i, d in enumerate(defects)]
