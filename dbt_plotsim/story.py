@@ -74,7 +74,9 @@ class StoryStore:
         plan = generation.plan
         rules = rules_for(plan, generation.loaded)
         since = -1 if generation.since is None else generation.since
-        grown = appended(plan, rules)  # only these tables skip the periods an append already wrote
+        # only these tables skip the periods an append already wrote; derived tables (truth, features) see
+        # the whole window, so with them every period is replayed and the append's clock drops the old rows
+        grown = set() if generation.derived else appended(plan, rules)
         keep = self.worth_keeping(generation)
 
         def told(draw: Callable[[], Iterator]) -> Iterator:

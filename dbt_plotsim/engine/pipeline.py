@@ -12,6 +12,7 @@ from ..spec.schema import event_tables
 from .clock import appended, clock_for, last_period, rules_for, without_hidden
 from .defect_layouts import Declared, by_table, shown_schemas
 from .defects import KEY_TABLE, inject, key_schema
+from .derived import Derived, derived_for, derived_schemas, merged
 from .components import components
 from .estimates import active_cells, row_width
 from .feeds import Feeds, feed_name, feed_schemas, fed_tables
@@ -37,6 +38,7 @@ class Generation:
     drawn: dict[str, pa.Schema] = field(init=False)
     loaded: dict[str, pa.Schema] = field(init=False)
     defects: dict[str, list[Declared]] = field(init=False)  # per table, the defects injected into it
+    derived: list[Derived] = field(init=False)  # truth tables, features (derived.py): made afresh per chunks()
     written: dict[str, int] = field(init=False)  # rows yielded so far, per table
 
     def __post_init__(self) -> None:
@@ -49,6 +51,8 @@ class Generation:
         self.defects = by_table(self.plan, self.loaded) if self.plan.spec.defects.any else {}
         if self.defects:
             self.schemas = {**shown_schemas(self.loaded, self.defects), KEY_TABLE: key_schema()}
+        self.derived = derived_for(self.plan, self.loaded)
+        self.schemas.update(derived_schemas(self.derived))
         self.written = {name: 0 for name in self.schemas}
 
     @property
@@ -94,18 +98,37 @@ class Generation:
         clock = clock_for(self.plan, self.loaded, self.since)
         story = self.told(self.story) if self.told is not None else self.story()
         rules = rules_for(self.plan, self.loaded) if self.defects else None
-        for chunk in story:
-            chunk = clock.apply(chunk) if clock is not None else {n: without_hidden(t) for n, t in chunk.items()}
-            for name in self.plan.spec.loads.tables:  # _loaded_at enters as a plain column: the layout's field
-                if name in chunk and not chunk[name].schema.equals(self.loaded[name], check_metadata=True):
-                    chunk[name] = chunk[name].cast(self.loaded[name])
+        derived = derived_for(self.plan, self.loaded)  # fresh accumulators: chunks() may run again
+        # derived tables are rewritten by an append, so they see the whole window up to as_of (story.py then
+        # replays every period, and this second clock keeps what the append's own clock leaves out)
+        whole = clock_for(self.plan, self.loaded) if derived and self.since is not None else None
+        for drawn in story:
+            chunk = self._shown(clock, drawn)
+            if derived:
+                emitted = merged([d.observe(self._shown(whole, drawn) if whole is not None else chunk)
+                                  for d in derived])
             if self.plan.spec.systems:  # from the dim rows the clock kept; before defects, which may target them
                 chunk = systems.with_systems(self.plan, chunk, self.loaded)
             if rules is not None and any(name in chunk for name in self.defects):
                 chunk = inject(self.plan, chunk, rules, self.schemas, self.defects)
+            if derived and emitted:
+                chunk = {**chunk, **emitted}
             for name, table in chunk.items():
                 self.written[name] += table.num_rows
             yield chunk
+        if derived:
+            last = merged([d.finish() for d in derived])
+            for name, table in last.items():
+                self.written[name] += table.num_rows
+            yield last
+
+    def _shown(self, clock, drawn: dict[str, pa.Table]) -> dict[str, pa.Table]:
+        """A drawn chunk as `clock` shows it, load columns in their layout's types."""
+        chunk = clock.apply(drawn) if clock is not None else {n: without_hidden(t) for n, t in drawn.items()}
+        for name in self.plan.spec.loads.tables:  # _loaded_at enters as a plain column: the layout's field
+            if name in chunk and not chunk[name].schema.equals(self.loaded[name], check_metadata=True):
+                chunk[name] = chunk[name].cast(self.loaded[name])
+        return chunk
 
     def story(self) -> Iterator[dict[str, pa.Table]]:
         """The chunks as drawn over the whole window, before the clock: the same at every `as_of` of a story
