@@ -42,7 +42,7 @@ def test_a_full_disk_at_any_moment_leaves_the_old_output(tmp_path, fmt):
     old_print = fingerprint(out, fmt)
     size = largest_file(out)
     outcomes = []
-    for share in (0.01, 0.05, 0.1, 0.5, 2.0):  # of the largest file: the last limit leaves room
+    for share in (0.01, 0.1, 0.5, 2.0):  # of the largest file: the last limit leaves room
         result = generate(new, out, fmt, limit=int(size * share))
         left = fingerprint(out, fmt)
         outcomes.append(result.returncode)
@@ -53,6 +53,6 @@ def test_a_full_disk_at_any_moment_leaves_the_old_output(tmp_path, fmt):
         assert result.returncode == 2 and len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
         assert "too large" in lines[0] and ("nothing was changed" in lines[0] or "cannot write" in lines[0]), lines
         assert left == old_print, (share, lines)
-    assert outcomes[:3] == [2, 2, 2] and outcomes[-1] == 0, outcomes
+    assert outcomes[:2] == [2, 2] and outcomes[-1] == 0, outcomes
     assert generate(old, out, fmt).returncode == 0  # the next run cleans up and succeeds
     assert debris(out, fmt) == [] and fingerprint(out, fmt) == old_print
