@@ -58,6 +58,14 @@ def _parser() -> argparse.ArgumentParser:
         "write generated tables, columns, descriptions and data tests into a dbt sources YAML (in place)"))
     sync.add_argument("path", metavar="PATH", help="the sources YAML to update")
     sync.add_argument("--source", help="only this synthetic source")
+    check = commands.add_parser("verify", help=(
+        "re-derive a generated source's invariants (content hashes, keys, truth tables) from the data; exit 1 "
+        "listing what fails"))
+    where = check.add_mutually_exclusive_group(required=True)
+    where.add_argument("--duckdb", metavar="FILE", help="a DuckDB file written by dbt-plotsim or dbt")
+    where.add_argument("--parquet", metavar="DIR", help="a Parquet set written by dbt-plotsim generate")
+    check.add_argument("--schema", default="main", help="with --duckdb: the source's schema (default: main)")
+    check.add_argument("--source", help="with --duckdb: the source, when the schema holds several")
     commands.add_parser("templates", help="list the bundled domain templates")
     show = commands.add_parser("template", help="print a bundled template (a complete spec to start from)")
     show.add_argument("name", metavar="NAME")
@@ -120,6 +128,8 @@ def _run(args: argparse.Namespace) -> int:
         synced = sync_file(args.path, args.source)
         print(f"{args.path}: synced {', '.join(synced)}")
         return 0
+    if args.command == "verify":
+        return _verify(args)
     spec = _load(args)
     from .engine.plan import plan_for
 
@@ -156,6 +166,18 @@ def _run(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - began
     print(f"wrote {len(tables)} tables to {where} in {seconds:.1f}s: {', '.join(tables)}")
     return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from .verify import verify_duckdb, verify_parquet
+
+    found = verify_parquet(args.parquet) if args.parquet else verify_duckdb(args.duckdb, args.schema, args.source)
+    for line in found.checked:
+        print(f"checked {line}")
+    for line in found.failures:
+        print(f"FAIL {line}")
+    print("verified: every check holds" if found.ok else f"{len(found.failures)} check(s) failed")
+    return 0 if found.ok else 1
 
 
 def _into_duckdb(args: argparse.Namespace, spec):

@@ -19,6 +19,7 @@ from .api import spec_hash, story_hash, stream
 from .engine.budget import check_disk
 from .engine.calendar import date_keys
 from .engine.clock import last_period
+from .writers.digests import record_digests
 from .engine.fitted import relations
 from .sources import SyntheticSource
 from .story import StoryStore
@@ -96,6 +97,8 @@ def materialize(source: SyntheticSource, conn: duckdb.DuckDBPyConnection, *, for
                      seed=source.spec.seed, version=__version__, output=source.output, tables=tables, rows=total,
                      as_of=source.spec.window.as_of or source.spec.window.end, last_period_key=int(keys[last]))
         _record_relations(connection, source, plan)
+        if source.output == "duckdb":  # a Parquet set records its files' hashes in its manifest
+            record_digests(connection, source.schema, source.name, tables)
 
     if source.output == "parquet":
         manifest = manifest_of(source.spec, plan, digest, story)

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from .. import interrupts
 from ..engine.budget import check_disk
 from ..errors import WriteError
+from .digests import file_sha256
 from .parquet_set import MANIFEST, ParquetSet
 
 ROW_GROUP_ROWS = 1 << 17  # fixed row groups: file bytes never depend on the chunk size
@@ -70,6 +71,7 @@ def write_parquet(generation, out_dir: str | os.PathLike, manifest: dict | None 
         writers: dict[str, _RowGroupWriter] = {}
         try:
             listed, counted = _carried(files, previous, staging, generation) if append else ({}, {})
+            carried_hashes = _recorded_hashes(files, previous) if append else {}
             written = {}
             for name, schema in generation.schemas.items():
                 if append and name not in _written_tables(generation):
@@ -87,8 +89,10 @@ def write_parquet(generation, out_dir: str | os.PathLike, manifest: dict | None 
                            for name in generation.schemas}
             rows = {name: counted.get(name, 0) + (writers[name].total if name in writers else 0)
                     for name in generation.schemas}
+            hashes = {f: carried_hashes.get(f) or file_sha256(staging / f) for fs in table_files.values() for f in fs}
             (staging / MANIFEST).write_text(json.dumps({**(manifest or {}), "tables": list(generation.schemas),
-                                                        "files": table_files, "rows": rows}, indent=2) + "\n")
+                                                        "files": table_files, "rows": rows, "sha256": hashes},
+                                                       indent=2) + "\n")
             with interrupts.finish_first():  # the swap, the dbt bookkeeping and the prune happen as a whole
                 version = files.publish(staging)
                 paths = {name: [files.path(version) / f for f in fs] for name, fs in table_files.items()}
@@ -140,6 +144,11 @@ def _carried(files, previous: str | None, staging: Path, generation) -> tuple[di
         carried[name] = list(old_files[name])  # growing: one more file follows; unchanged: kept as they were
         rows[name] = sum(pq.read_metadata(staging / file).num_rows for file in old_files[name])
     return carried, rows
+
+
+def _recorded_hashes(files, previous: str) -> dict[str, str]:
+    """The SHA-256 of the previous version's files, as its manifest recorded them (carried files keep them)."""
+    return json.loads((files.path(previous) / MANIFEST).read_text()).get("sha256") or {}
 
 
 def _fresh(staging: Path, stem: str) -> str:
