@@ -18,14 +18,15 @@ from pathlib import Path
 
 import duckdb
 
+from .engine.defects import KEY_TABLE as DEFECTS_TABLE
 from .errors import WriteError
+from .state import STATE_TABLE
 from .verify_truth import TRUTH_TABLE, check_truth
 from .writers.digests import file_sha256, recorded_digests, table_digest
 from .writers.duckdb import quote
 from .writers.parquet_set import MANIFEST
 
 SPEC_TABLE = "_plotsim_spec"
-DEFECTS_TABLE = "_plotsim_defects"
 _REF = re.compile(r"source\('[^']*', '([^']+)'\)")
 
 
@@ -85,7 +86,7 @@ def verify_parquet(directory: str | Path) -> Findings:
                                if (directory / n).is_file())
             if listed:
                 conn.execute(f"create view data.{quote(table)} as select * from read_parquet([{listed}])")
-        spec = _parsed(manifest.get("spec"), "the manifest's spec")
+        spec = _parsed(manifest.get("spec"))
         _check_data(conn, "data", directory.name, spec, found)
     finally:
         conn.close()
@@ -94,9 +95,9 @@ def verify_parquet(directory: str | Path) -> Findings:
 
 def _only_source(conn, schema: str) -> str:
     try:
-        names = [r[0] for r in conn.execute(f"select source_name from {quote(schema)}._plotsim_state").fetchall()]
+        names = [r[0] for r in conn.execute(f"select source_name from {quote(schema)}.{STATE_TABLE}").fetchall()]
     except duckdb.CatalogException:
-        raise WriteError(f"schema {schema} holds no synthetic source (no _plotsim_state table)") from None
+        raise WriteError(f"schema {schema} holds no synthetic source (no {STATE_TABLE} table)") from None
     if len(names) != 1:
         raise WriteError(f"schema {schema} holds the sources {', '.join(sorted(names))}: name one with --source")
     return names[0]
@@ -126,10 +127,10 @@ def _spec_from_table(conn, schema: str, source: str):
                            [source]).fetchone()
     except duckdb.CatalogException:
         row = None
-    return _parsed(row[0] if row else None, f"{SPEC_TABLE}")
+    return _parsed(row[0] if row else None)
 
 
-def _parsed(text, where: str):
+def _parsed(text):
     if not text:
         return None
     from .spec.loading import parse_spec

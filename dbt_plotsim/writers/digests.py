@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 
+from ..state import STATE_TABLE
 from .duckdb import quote
 
 DIGESTS_TABLE = "_plotsim_digests"
@@ -28,7 +29,7 @@ def record_digests(conn, schema: str, source: str, tables: list[str]) -> None:
     conn.execute(f"""create table if not exists {s}.{DIGESTS_TABLE} (
         source_name varchar, table_name varchar, row_count bigint, digest varchar, duckdb_version varchar)""")
     conn.execute(f"delete from {s}.{DIGESTS_TABLE} where source_name = ? or source_name not in "
-                 f"(select source_name from {s}._plotsim_state)", [source])  # and those of overwritten sources
+                 f"(select source_name from {s}.{STATE_TABLE})", [source])  # and those of overwritten sources
     rows = [(source, name, *table_digest(conn, f"{s}.{quote(name)}"), duckdb.__version__) for name in tables]
     conn.executemany(f"insert into {s}.{DIGESTS_TABLE} values (?, ?, ?, ?, ?)", rows)
 
