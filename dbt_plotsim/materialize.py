@@ -20,6 +20,7 @@ from .engine.budget import check_disk
 from .engine.calendar import date_keys
 from .engine.clock import last_period
 from .writers.digests import record_digests
+from .writers.spec_record import record_spec, spec_document
 from .engine.fitted import relations
 from .sources import SyntheticSource
 from .story import StoryStore
@@ -97,6 +98,7 @@ def materialize(source: SyntheticSource, conn: duckdb.DuckDBPyConnection, *, for
                      seed=source.spec.seed, version=__version__, output=source.output, tables=tables, rows=total,
                      as_of=source.spec.window.as_of or source.spec.window.end, last_period_key=int(keys[last]))
         _record_relations(connection, source, plan)
+        record_spec(connection, source.schema, source.name, source.spec)
         if source.output == "duckdb":  # a Parquet set records its files' hashes in its manifest
             record_digests(connection, source.schema, source.name, tables)
 
@@ -117,7 +119,8 @@ def materialize(source: SyntheticSource, conn: duckdb.DuckDBPyConnection, *, for
 def manifest_of(spec, plan, digest: str, story: str) -> dict:
     """What a Parquet set records about itself (its state, as _plotsim_state does in DuckDB)."""
     return {"spec_hash": digest, "story_hash": story, "seed": spec.seed, "dbt_plotsim": __version__,
-            "last_period_key": int(date_keys(plan.starts)[last_period(plan)]), "relations": relations(plan)}
+            "last_period_key": int(date_keys(plan.starts)[last_period(plan)]), "relations": relations(plan),
+            "spec": spec_document(spec)}
 
 
 def generate_parquet(spec, out, *, chunk_entities: int | None = None, workers: int = 1) -> Outcome:

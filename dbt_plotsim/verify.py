@@ -24,9 +24,10 @@ from .state import STATE_TABLE
 from .verify_truth import TRUTH_TABLE, check_truth
 from .writers.digests import file_sha256, recorded_digests, table_digest
 from .writers.duckdb import quote
+from .writers.spec_record import SPEC_TABLE
 from .writers.parquet_set import MANIFEST
 
-SPEC_TABLE = "_plotsim_spec"
+
 _REF = re.compile(r"source\('[^']*', '([^']+)'\)")
 
 

@@ -135,7 +135,7 @@ def test_generate_duckdb_into_schema(good_file, tmp_path, capsys):
     with duckdb.connect(str(database), read_only=True) as conn:
         tables = {name for (name,) in conn.execute(
             "select table_name from information_schema.tables where table_schema = 's'").fetchall()}
-        assert tables == set(EXPECTED_ROWS) | {"_plotsim_state", "_plotsim_relations", "_plotsim_digests"}  # state: appends
+        assert tables == set(EXPECTED_ROWS) | {"_plotsim_state", "_plotsim_relations", "_plotsim_digests", "_plotsim_spec"}  # state: appends
         for name, rows in EXPECTED_ROWS.items():
             assert conn.execute(f'select count(*) from s."{name}"').fetchone()[0] == rows
         assert conn.execute(
