@@ -23,7 +23,9 @@ def conn():
 
 def test_generates_then_skips_then_forces(conn):
     first = json.loads(handle(_request(small_dict()), conn))
-    assert first["status"] == "generated" and first["rows"] == 12 + 100 + 4 * 1200
+    truth = sum(conn.execute(f"select count(*) from raw.{t}").fetchone()[0]
+                for t in ("_plotsim_truth", "_plotsim_truth_relations", "_plotsim_truth_lags"))
+    assert first["status"] == "generated" and first["rows"] == 12 + 100 + 4 * 1200 + truth and truth > 0
     assert conn.execute("select count(*) from raw.fct_mrr").fetchall()[0][0] == 1200
     assert json.loads(handle(_request(small_dict()), conn))["status"] == "skipped"
     assert json.loads(handle(_request(small_dict(), force=True), conn))["status"] == "generated"

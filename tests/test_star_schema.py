@@ -18,7 +18,8 @@ def conn():
 
 def test_expected_tables(conn):
     names = {row[0] for row in conn.execute("show tables").fetchall()}
-    assert names == {"dim_date", "dim_account", "fct_engagement", "fct_mrr", "fct_tickets", "trajectory"}
+    assert names == {"dim_date", "dim_account", "fct_engagement", "fct_mrr", "fct_tickets", "trajectory",
+                     "_plotsim_truth", "_plotsim_truth_relations", "_plotsim_truth_lags"}
 
 
 @pytest.mark.parametrize("table,key", [("dim_date", "date_key"), ("dim_account", "account_id")])
@@ -67,7 +68,8 @@ def test_declared_fact_tables():
         {"name": "fct_support", "metrics": ["tickets"]},
     ], "trajectory": False}
     tables = dbt_plotsim.generate(spec)
-    assert set(tables) == {"dim_date", "dim_account", "fct_account_monthly", "fct_support"}
+    assert set(tables) == {"dim_date", "dim_account", "fct_account_monthly", "fct_support",
+                           "_plotsim_truth", "_plotsim_truth_relations", "_plotsim_truth_lags"}
     assert tables["fct_account_monthly"].column_names == ["account_id", "date_key", "engagement", "mrr"]
     # the same values as in the default layout: the layout changes no draws
     default = dbt_plotsim.generate(small_dict())

@@ -17,6 +17,7 @@ import pyarrow as pa
 
 # module path, factory name: each returns a Derived or None
 FACTORIES: tuple[tuple[str, str], ...] = (
+    (".truth", "truth_for"),
 )
 
 
@@ -29,6 +30,9 @@ class Derived(Protocol):
 
     def finish(self) -> dict[str, pa.Table]:
         """The rows left to write once every chunk has been observed."""
+
+    def row_estimate(self) -> dict[str, int]:
+        """Rows each table is expected to get (for `info` and the disk check)."""
 
 
 def derived_for(plan, loaded: dict[str, pa.Schema]) -> list[Derived]:

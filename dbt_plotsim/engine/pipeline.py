@@ -65,8 +65,11 @@ class Generation:
         clock: tables with periods in proportion to the periods that have happened."""
         share = (last_period(self.plan) + 1) / self.plan.periods
         fixed = {"dim_date", unit_table(self.plan)}
-        return {name: int(round(rows if name in fixed or share == 1 else rows * share))
-                for name, rows in expected_rows(self.plan).items()}
+        counts = {name: int(round(rows if name in fixed or share == 1 else rows * share))
+                  for name, rows in expected_rows(self.plan).items()}
+        for derived in self.derived:  # already cut to the as-of clock
+            counts.update(derived.row_estimate())
+        return counts
 
     def append_after(self, since: int) -> "Generation":
         """The same generation as an append after period `since` (before the clock's): growing tables get the

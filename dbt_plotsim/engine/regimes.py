@@ -26,20 +26,24 @@ def regime_targets(spec, index, marginals, position_knots, starts: np.ndarray):
     from .calibrate import declared_targets
 
     targets, spans = [], []
-    days = starts.astype("datetime64[D]")
     found, problems = declared_targets(spec, index, marginals, position_knots, lambda c: c.during is not None)
     for corr, pair, target, noise in found:
-        first = np.datetime64(corr.during.start, "D")
-        last = np.datetime64(corr.during.until, "D")
-        # a period belongs to the regime when it starts within it, or the regime starts inside it
-        following = np.append(days[1:], days[-1] + 31)
-        columns = np.nonzero((days <= last) & (following > first))[0]
+        columns = regime_columns(starts, corr.during)
         if columns.size == 0:
             problems.append(Problem(f"correlations.{corr.key}.during", "covers no period of the window"))
             continue
         targets.append(ScopedTarget(corr, "", pair, target, noise))
         spans.append(columns)
     return targets, spans, problems
+
+
+def regime_columns(starts: np.ndarray, during) -> np.ndarray:
+    """The periods of a regime: those starting within it, and the one it starts inside."""
+    days = starts.astype("datetime64[D]")
+    first = np.datetime64(during.start, "D")
+    last = np.datetime64(during.until, "D")
+    following = np.append(days[1:], days[-1] + 31)
+    return np.nonzero((days <= last) & (following > first))[0]
 
 
 def intervals(spans: list[np.ndarray], periods: int) -> list[Interval]:

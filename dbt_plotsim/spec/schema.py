@@ -75,6 +75,8 @@ class Tables(StrictModel):
     events: tuple[EventTable, ...] = ()
     bridges: tuple[Bridge, ...] = ()
     trajectory: bool = Field(True, description="emit the ground-truth trajectory table")
+    truth: bool = Field(True, description=(
+        "emit the truth tables: per-period figures of the rows written and the delivered correlations and lags"))
 
 
 def event_tables(spec) -> list[tuple[str, tuple[str, ...], EventTable | None]]:

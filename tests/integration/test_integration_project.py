@@ -30,6 +30,7 @@ EXPECTED_FAILURES = {
     "expected_failure_defects_left": "still duplicated",
     "expected_failure_orphans_left": "'orphan', ",
     "expected_failure_drift_ignored": "'schema_drift', ",
+    "expected_failure_truth_mismatch": ", 1.0)",
 }
 
 

@@ -5,12 +5,8 @@ with raw as (
     from {{ source('messy', 'fct_mrr') }}
 ),
 
-parsed as (  -- hand-typed numbers: a last mark ',' is a decimal comma ("1.234,50"), else ',' groups
-    select account_id, date_key,
-        case when mrr_text in ('N/A', '') then null
-             when regexp_matches(mrr_text, ',[0-9]+$')
-                 then cast(replace(replace(replace(mrr_text, '$', ''), '.', ''), ',', '.') as double)
-             else cast(replace(replace(mrr_text, '$', ''), ',', '') as double) end as mrr
+parsed as (
+    select account_id, date_key, {{ parsed_mrr('mrr_text') }} as mrr
     from raw
 )
 

@@ -1,0 +1,47 @@
+"""Sums of floats that do not depend on how blocks are grouped into chunks.
+
+Floating-point addition is not associative, so a figure summed chunk by chunk would change in its last bits
+with the chunk size. Here every chunk's rows are summed per entity block (rows of one block keep their order
+whatever the chunk), and the block sums are added to the running total one block at a time, in block order:
+the same additions in the same order for any chunk size or number of workers.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .rng import ENTITY_BLOCK
+
+
+class BlockOrder:
+    """The global block of each entity id: segments in plan order, blocks of ENTITY_BLOCK ids within each."""
+
+    def __init__(self, plan):
+        self.first_ids = np.array([s.first_id for s in plan.segments], dtype=np.int64)
+        self.offsets = np.cumsum([0] + [s.blocks for s in plan.segments])[:-1].astype(np.int64)
+
+    def segment(self, ids: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.first_ids, ids, side="right") - 1
+
+    def block(self, ids: np.ndarray) -> np.ndarray:
+        segment = self.segment(ids)
+        return self.offsets[segment] + (ids - self.first_ids[segment]) // ENTITY_BLOCK
+
+
+def local_blocks(block: np.ndarray) -> tuple[np.ndarray, int]:
+    """(each row's block counted from the chunk's first, blocks spanned)."""
+    if block.size == 0:
+        return block, 0
+    first = int(block.min())
+    return block - first, int(block.max()) - first + 1
+
+
+def add_by_block(total: np.ndarray, block: np.ndarray, index: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    """`total` (flat, float) plus the bincount of `index` (weighted), added block by block in block order."""
+    local, spanned = local_blocks(block)
+    if spanned == 0:
+        return total
+    size = total.size
+    per_block = np.bincount(local * size + index, weights=weights, minlength=spanned * size).reshape(spanned, size)
+    for row in per_block:  # one vector add per block: the order of additions is fixed by the blocks
+        total = total + row
+    return total
