@@ -6,7 +6,6 @@ import math
 
 import duckdb
 import pytest
-import yaml
 
 from dbt_plotsim.api import stream
 from dbt_plotsim.engine.truth import TRUTH_TABLE
