@@ -21,6 +21,7 @@ from .parts import WORKING_COPIES, parted_chunks, spans
 from .plan import MEMORY_BUDGET, Plan, plan_for
 from .rng import ENTITY_BLOCK
 from . import systems
+from .totals_chunks import with_totals
 from .tables import TRAJECTORY_TABLE, chunk_tables, schemas, static_names, static_tables, unit_table
 
 
@@ -139,7 +140,7 @@ class Generation:
         loads = self.plan.spec.loads.tables
         rules = rules_for(self.plan, self.schemas) if loads else {}
         feeds = Feeds(self.plan, self.schemas, rules) if loads else None
-        for chunk in self._chunks():
+        for chunk in with_totals(self.plan, self._chunks()):
             if loads:
                 chunk = prepare(self.plan, chunk, rules)
                 chunk.update(feeds.tables(chunk))

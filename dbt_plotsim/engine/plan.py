@@ -21,6 +21,7 @@ from .cells import CellNoise
 from .regimes import intervals, regime_targets
 from .missingness import problems as null_problems
 from .pilot import refine
+from .totals import solve as solve_totals
 from .copula import LatentModel, trajectory_moments
 from .marginals import Marginal, resolve
 from .arrivals import draw_arrivals
@@ -74,6 +75,7 @@ class Plan:
     season_latents: dict = field(default_factory=dict, repr=False)  # (metric, calendar bucket) -> latent CDF
     null_fits: dict = field(default_factory=dict, repr=False)  # metric -> missingness.NullFit (mar, mnar)
     null_delivered: dict = field(default_factory=dict, repr=False)  # metric -> (rate, r) the pilot delivered
+    totals: object = field(default=None, repr=False)  # totals.Totals: factors and cents of declared totals
     _scaled: dict = field(default_factory=dict, repr=False)
 
     def noise_groups(self, segment: str) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -87,7 +89,8 @@ class Plan:
         """What the user should know before using the data: declared values replaced by nearest ones."""
         adjusted = getattr(self.calibration, "adjusted", None) or {}
         return [f"correlations.{key}.r: {declared:g} cannot hold; generating with the nearest value that does, "
-                f"{used:g} (calibration.on_conflict: nearest)" for key, (declared, used) in adjusted.items()]
+                f"{used:g} (calibration.on_conflict: nearest)" for key, (declared, used) in adjusted.items()
+                ] + (self.totals.warnings if self.totals is not None else [])
 
     def scaled_marginal(self, m: int, factor: float, bucket: int | None = None) -> Marginal:
         """Metric m's marginal in a period with seasonal multiplier `factor`, with the latent CDF of its
@@ -291,7 +294,8 @@ def _build(spec) -> tuple[Plan | None, list[Problem]]:
     nulls = null_problems(plan)
     if nulls:
         return None, nulls
-    return plan, []
+    plan.totals, missed = solve_totals(plan)
+    return (None, missed) if missed else (plan, [])
 
 
 def _nearest_or(spec, problems: list[Problem], nearest: dict | None) -> tuple[Plan | None, list[Problem]]:

@@ -14,6 +14,7 @@ from ..errors import Problem, SpecError
 from .checks import check_references, suggest
 from .model import Spec
 from .segments import Segment
+from .totals import with_scaled_totals
 from .window import month_shorthand
 from .yaml_input import read_yaml
 
@@ -77,6 +78,7 @@ def at(spec: Spec, as_of: str | dt.date) -> Spec:
 
 
 def scaled(spec: Spec, scale: float) -> Spec:
+    """The same story with `scale` times the entities (and declared totals `scale` times as large)."""
     if not (math.isfinite(scale) and scale > 0):
         raise SpecError(Problem("scale", f"{scale} must be a positive, finite number"))
     limit = Segment.model_fields["count"].metadata
@@ -87,7 +89,7 @@ def scaled(spec: Spec, scale: float) -> Spec:
     if too_big:
         raise SpecError(too_big)
     segments = tuple(s.model_copy(update={"count": counts[s.name]}) for s in spec.segments)
-    out = spec.model_copy(update={"segments": segments})
+    out = with_scaled_totals(spec.model_copy(update={"segments": segments}), scale)
     problems = check_references(out)  # what depends on the entity count (a pattern's combinations)
     if problems:
         raise SpecError(problems)

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from .base import MAX_MAGNITUDE, Identifier, StrictModel, range_problem
 from .noise import NoiseOverride
+from .totals import Total
 
 MetricType = Literal["score", "amount", "count", "measure"]
 Family = Literal["normal", "lognormal", "beta", "poisson", "negative_binomial", "gamma", "weibull"]
@@ -40,6 +41,7 @@ class Metric(StrictModel):
         "loading on the trajectory score; unset, it is fitted (up to 0.7) so that every declared relation holds"))
     description: str | None = None
     noise: NoiseOverride | None = Field(None, description="this metric's own noise keys, over the spec's `noise`")
+    total: Total | None = Field(None, description="what its rows add up to in each period, exactly (spec/totals.py)")
 
     @property
     def family(self) -> str:

@@ -17,6 +17,7 @@ from .base import Identifier, StrictModel, range_problem
 from .children import followable, unknown_metric
 from .lifecycle import Rate
 from .metrics import Metric, check_metric
+from .totals import Total
 
 AmountFamily = Literal["normal", "lognormal", "beta", "gamma", "weibull"]
 MAX_LINES = 1000
@@ -31,6 +32,7 @@ class Amount(StrictModel):
     params: dict[str, float] = Field(default_factory=dict)
     follows: Identifier | None = Field(None, description="trajectory or a metric: higher value, larger amounts")
     signal: float = Field(0.5, ge=0.0, le=0.95, description="latent correlation with the followed series")
+    total: Total | None = Field(None, description="what the amounts add up to in each period, exactly (spec/totals.py)")
 
     @property
     def family(self) -> str:  # with `type`, what marginals.resolve reads
