@@ -52,6 +52,8 @@ def describe_metric(plan: Plan, m: int) -> str:
             parts.append(f"correlates with {other} at r = {corr.r:g}")
     noise = spec.noise_of(metric)
     parts.extend(describe_nulls(spec, metric.name, noise.missing_block))
+    if metric.total is not None:
+        parts.append("its non-null rows add up exactly to the declared total of each period")
     if noise.gaussian > 0 and (noise.family != "gaussian" or noise.heteroscedastic > 0):
         growing = f", spread growing with the trajectory ({noise.heteroscedastic:g})" if noise.heteroscedastic else ""
         parts.append(f"{noise.family} jitter {noise.gaussian:g}{growing}")

@@ -125,7 +125,7 @@ def solve(plan) -> tuple[Totals | None, list[Problem]]:
             problems.append(wrong)
             continue
         if wrong:
-            warnings.append(wrong.message.split(": nearest", 1)[0] + "; generating with the nearest totals that "
+            warnings.append(f"{wrong.path}: " + wrong.message.split(": nearest", 1)[0] + "; generating with the nearest totals that "
                             "hold (calibration.on_conflict: nearest)")
         held.append((target, s, cents))
     if problems:

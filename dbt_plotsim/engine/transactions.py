@@ -174,7 +174,9 @@ class TransactionsComponent(Component):
             low, high = tx.amount.range
             follows = tx.amount.follows
             amount_text = (f"Amount of the {name}, {tx.amount.distribution} within [{low:g}, {high:g}], to the cent"
-                           + (f"; larger where {follows} is higher (signal {tx.amount.signal:g})." if follows else "."))
+                           + (f"; larger where {follows} is higher (signal {tx.amount.signal:g})." if follows else ".")
+                           + (" The amounts of each period add up exactly to the declared total."
+                              if tx.amount.total is not None else ""))
             rate = tx.per_period
             out[f"fct_{name}"] = pa.schema([
                 field(f"{name}_id", pa.int64(), f"Primary key of the {name}."),

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import math
 
-from pydantic import Field
+from typing import Annotated
+
+from pydantic import Discriminator, Field, Tag
 
 from ..errors import Problem
 from .base import MAX_MAGNITUDE, StrictModel
@@ -24,23 +26,33 @@ NON_NEGATIVE = ("lognormal", "beta", "gamma", "weibull")
 FORMS = "a list with one number per period, {start: <total>, growth: <rate per period>} or {curve: [[0, <total>], ..., [1, <total>]]}"
 
 
-class Growth(StrictModel):
-    start: float
-    growth: float = Field(0.0, description="compounding rate per period: period p is start x (1 + growth)^p")
+class Rule(StrictModel):
+    """`{start, growth}` or `{curve}`: a total per period by a rule rather than listed."""
+
+    start: float | None = None
+    growth: float | None = Field(None, description="compounding rate per period: period p is start x (1 + growth)^p")
+    curve: tuple[tuple[float, float], ...] | None = Field(None, description="[position in the window (0-1), total] points")
 
 
-class Curve(StrictModel):
-    curve: tuple[tuple[float, float], ...] = Field(description="[position in the window (0-1), total] points")
+def _form(value) -> str | None:
+    if isinstance(value, (list, tuple)):
+        return "[list]"  # bracketed: the loader's error paths skip the tag
+    if isinstance(value, (dict, Rule)):
+        return "[rule]"
+    return None
 
 
-Total = tuple[float, ...] | Growth | Curve
+Total = Annotated[
+    Annotated[tuple[float, ...], Tag("[list]")] | Annotated[Rule, Tag("[rule]")],
+    Discriminator(_form, custom_error_type="total_form", custom_error_message=f"a total is {FORMS}"),
+]
 
 
 def period_totals(total: Total, periods: int) -> list[float]:
     """The declared total of every period, in currency units (not yet rounded)."""
-    if isinstance(total, Growth):
-        return [total.start * (1.0 + total.growth) ** p for p in range(periods)]
-    if isinstance(total, Curve):
+    if isinstance(total, Rule) and total.curve is None:
+        return [total.start * (1.0 + (total.growth or 0.0)) ** p for p in range(periods)]
+    if isinstance(total, Rule):
         xs, ys = zip(*total.curve)
         import numpy as np
 
@@ -58,10 +70,10 @@ def scaled_total(total: Total | None, scale: float) -> Total | None:
     """The same total for a population `scale` times the size (load_spec's `scale`)."""
     if total is None or scale == 1.0:
         return total
-    if isinstance(total, Growth):
+    if isinstance(total, Rule) and total.curve is None:
         return total.model_copy(update={"start": total.start * scale})
-    if isinstance(total, Curve):
-        return Curve(curve=tuple((x, y * scale) for x, y in total.curve))
+    if isinstance(total, Rule):
+        return total.model_copy(update={"curve": tuple((x, y * scale) for x, y in total.curve)})
     return tuple(v * scale for v in total)
 
 
@@ -75,8 +87,8 @@ def with_scaled_totals(spec, scale: float):
     return spec.model_copy(update={"metrics": metrics, "transactions": transactions})
 
 
-def check_total(path: str, total: Total | None, kind: str, family: str, low: float | None, periods: int | None
-                ) -> list[Problem]:
+def check_total(path: str, total: Total | None, kind: str, family: str, low: float | None,
+                starts: list[str] | None) -> list[Problem]:
     """Problems of one declared total at `path` (`metrics.<name>.total`, `transactions.<name>.amount.total`)."""
     if total is None:
         return []
@@ -85,17 +97,22 @@ def check_total(path: str, total: Total | None, kind: str, family: str, low: flo
                               "(a sum of scores or counts is not kept exactly)")]
     if family not in TOTAL_FAMILIES:
         return [Problem(path, f"a total needs a continuous family, not {family}; allowed: {list(TOTAL_FAMILIES)}")]
+    periods = len(starts) if starts is not None else None
     problems: list[Problem] = []
     if family == "beta" and low is not None and low < 0:
         problems.append(Problem(path, f"a total scales beta's values, so its range must start at 0 or above, not {low:g}; "
                                       "use distribution normal (totals shift it) for values on both sides of 0"))
-    if isinstance(total, Growth):
+    if isinstance(total, Rule) and (total.curve is None) == (total.start is None):
+        problems.append(Problem(path, f"give `start` (with `growth`) or `curve`, one of them: a total is {FORMS}"))
+    elif isinstance(total, Rule) and total.curve is not None:
+        if total.growth is not None:
+            problems.append(Problem(f"{path}.growth", "belongs with `start`, not with `curve`"))
+        problems.extend(_check_curve(f"{path}.curve", total.curve))
+    elif isinstance(total, Rule):
         if not math.isfinite(total.start) or abs(total.start) > MAX_MAGNITUDE:
             problems.append(Problem(f"{path}.start", f"{total.start:g} must be a finite number within +/-{MAX_MAGNITUDE:g}"))
-        if not (math.isfinite(total.growth) and total.growth > -1):
+        if total.growth is not None and not (math.isfinite(total.growth) and total.growth > -1):
             problems.append(Problem(f"{path}.growth", f"{total.growth:g} must be a finite rate above -1 (-0.05 is 5% less each period)"))
-    elif isinstance(total, Curve):
-        problems.extend(_check_curve(f"{path}.curve", total.curve))
     elif periods is not None and len(total) != periods:
         problems.append(Problem(path, f"has {len(total)} numbers; the window has {periods} periods, one total each "
                                       f"(or give {FORMS})"))
@@ -109,8 +126,9 @@ def check_total(path: str, total: Total | None, kind: str, family: str, low: flo
         negative = [(p, v) for p, v in enumerate(values) if v < 0]
         if negative:
             p, v = negative[0]
+            when = starts[p] if starts is not None else f"{p}"
             why = f"{family} takes no negative values" if family in NON_NEGATIVE else f"the range starts at {low:g}"
-            problems.append(Problem(path, f"period {p} totals {v:g}: {why}, so every total must be at least 0"))
+            problems.append(Problem(path, f"period {when} totals {v:g}: {why}, so every total must be at least 0"))
     return problems
 
 
@@ -125,27 +143,28 @@ def _check_curve(path: str, points) -> list[Problem]:
     return []
 
 
-def window_periods(spec) -> int | None:
-    """Periods of the spec's window, or None when the window itself is wrong (reported elsewhere)."""
+def window_periods(spec) -> list[str] | None:
+    """First day of each period of the spec's window, or None when the window itself is wrong (reported
+    elsewhere)."""
     window = getattr(spec, "window", None)
     if window is None or window.end < window.start:
         return None
     from ..engine.calendar import period_starts  # the engine's calendar: one definition of a period
 
-    return len(period_starts(window.start, window.end, window.grain))
+    return [str(day) for day in period_starts(window.start, window.end, window.grain)]
 
 
 def check_totals(spec) -> list[Problem]:
-    periods = window_periods(spec)
+    starts = window_periods(spec)
     problems: list[Problem] = []
     for metric in spec.metrics:
         low = metric.range[0] if metric.range is not None else None
         problems.extend(check_total(f"metrics.{metric.name}.total", metric.total, metric.type, metric.family, low,
-                                    periods))
+                                    starts))
     for tx in getattr(spec, "transactions", ()) or ():
         amount = tx.amount
         problems.extend(check_total(f"transactions.{tx.name}.amount.total", amount.total, "amount", amount.family,
-                                    amount.range[0], periods))
+                                    amount.range[0], starts))
     return problems
 
 
