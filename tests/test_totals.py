@@ -2,7 +2,6 @@
 to the cent, while each period keeps its shape, ranks, correlations and lags."""
 from __future__ import annotations
 
-import copy
 import hashlib
 from decimal import Decimal
 
@@ -107,6 +106,13 @@ def test_mrr_growth_total_holds_to_the_cent(example):
     declared = _declared(plan, "metrics.mrr.total")
     assert declared[0] == Decimal("2000000.00") and declared[1] == Decimal("2040000.00")
     assert _period_sums(tables, "fct_mrr", "mrr") == declared
+
+
+def test_as_of_holds_the_totals_of_the_periods_that_happened(example):
+    """The totals belong to the story: an as-of source holds those of its periods, an append adds the rest."""
+    (_, plan, _), _ = example
+    early = load_spec(_example(EXAMPLE_TOTAL), as_of="2024-09-15")
+    assert _period_sums(dbt_plotsim.generate(early), "fct_mrr", "mrr") == _declared(plan, "metrics.mrr.total")[:9]
 
 
 def test_invoice_list_total_holds_to_the_cent_and_lines_still_add_up(invoices):

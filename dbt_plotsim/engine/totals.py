@@ -25,10 +25,10 @@ import numpy as np
 from ..errors import Problem
 from ..spec.totals import NON_NEGATIVE, total_cents
 from .exact_cents import SCALE, SHIFT, adjusted, apportion, floors
+from .totals_cells import Cells
 
 CANDIDATES = 64  # factors tried per period and pass where values reach a bound
 MAX_PASSES = 12
-CACHE_BYTES = 256 * 1024**2  # cells kept between passes below this; above it, blocks are drawn again
 MEAN_MOVED = 0.10  # warn when a factor is further than this from 1 (an offset, in declared standard deviations)
 AT_BOUND = 0.05  # warn when more than this share of a period's rows ends on a bound of the range
 
@@ -69,12 +69,6 @@ class Totals:
     warnings: list[str]
 
 
-def cents_of(values: np.ndarray, amount: bool) -> np.ndarray:
-    """Values in cents as the solver and the chunks read them (amounts are whole cents already)."""
-    x = values * 100.0
-    return np.rint(x) if amount else x
-
-
 def targets(plan) -> list[Target]:
     from .transactions import amount_marginal
 
@@ -108,30 +102,28 @@ def solve(plan) -> tuple[Totals | None, list[Problem]]:
     found = targets(plan)
     if not found:
         return None, []
-    cells = _Cells(plan, found)
+    cells = Cells(plan, found)
     periods = plan.periods
     stats = [_first_pass(periods) for _ in found]
     for pieces in cells.units():
-        for t, (s, mine) in enumerate(zip(stats, pieces)):
+        for s, mine in zip(stats, pieces):
             for _, x, p in mine:
                 s["n"] += np.bincount(p, minlength=periods)
                 s["sum"] += np.bincount(p, weights=x, minlength=periods)
                 np.minimum.at(s["min"], p, x)
                 np.maximum.at(s["max"], p, x)
     problems, warnings, held = [], [], []
-    for target, s in zip(found, stats):
+    for k, (target, s) in enumerate(zip(found, stats)):
         cents, wrong = _reachable(plan, target, s["n"])
         if wrong and plan.spec.calibration.on_conflict != "nearest":
             problems.append(wrong)
-            continue
-        if wrong:
-            warnings.append(f"{wrong.path}: " + wrong.message.split(": nearest", 1)[0] + "; generating with the nearest totals that "
-                            "hold (calibration.on_conflict: nearest)")
-        held.append((target, s, cents))
+        elif wrong:
+            warnings.append(f"{wrong.path}: {wrong.message.split(': nearest', 1)[0]}; generating with the nearest "
+                            "totals that hold (calibration.on_conflict: nearest)")
+        held.append((k, target, s, cents))
     if problems:
         return None, problems
-    theta = [_solve_theta(cells, k, t, s, cents) for k, (t, s, cents) in enumerate(held)]
-    solved = [_quotas(cells, k, t, th, cents, s["n"]) for k, ((t, s, cents), th) in enumerate(zip(held, theta))]
+    solved = [_quotas(cells, k, t, _solve_theta(cells, k, t, s, cents), cents, s["n"]) for k, t, s, cents in held]
     for one in solved:
         warnings.extend(_warnings(plan, one))
     return Totals(solved, warnings), []
@@ -268,53 +260,3 @@ def _money(cents: float) -> str:
 
 def _day(plan, p: int) -> str:
     return str(plan.starts[p])
-
-
-class _Cells:
-    """Each unit's non-null cells (first entity id, values in cents, period) per target, block by block in
-    output order; kept in memory between passes while they are small, drawn again otherwise."""
-
-    def __init__(self, plan, found: list[Target]):
-        from .tables import schemas
-
-        self.plan, self.found = plan, found
-        self.drawn = schemas(plan) if any(t.tx is not None for t in found) else None
-        self.kept: list | None = None
-
-    def units(self):
-        if self.kept is not None:
-            yield from self.kept
-            return
-        kept, size = [], 0
-        for unit in self._draw():
-            if kept is not None:
-                size += sum(x.nbytes + p.nbytes for pieces in unit for _, x, p in pieces)
-                kept.append(unit)
-                if size > CACHE_BYTES:
-                    kept = None
-            yield unit
-        self.kept = kept
-
-    def _draw(self):
-        from .block import block_base
-        from .parts import entity_slice, spans
-        from .transactions import block_transactions
-
-        plan = self.plan
-        for seg in plan.segments:
-            for b in range(seg.blocks):
-                base = block_base(plan, seg, b)
-                pieces = None
-                unit = []
-                for t in self.found:
-                    if t.metric is not None:
-                        missing = base.missing[t.metric]
-                        rows, p = np.nonzero(base.active if missing is None else base.active & ~missing)
-                        unit.append([(int(base.ids[0]), cents_of(base.values[t.metric][rows, p], t.amount), p)])
-                        continue
-                    if pieces is None:
-                        ranges = spans(plan, self.drawn, base)
-                        pieces = [base] if ranges is None else [entity_slice(base, a, z) for a, z in ranges]
-                    drawn = [(int(piece.ids[0]), block_transactions(plan, t.tx, piece)) for piece in pieces]
-                    unit.append([(first, rows.cents.astype(np.float64), rows.period) for first, rows in drawn])
-                yield unit

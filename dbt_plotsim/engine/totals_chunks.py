@@ -15,8 +15,9 @@ import pyarrow as pa
 
 from .calendar import date_keys
 from .exact_cents import adjusted, distribute, floors
-from .fanout import MONEY, money
-from .totals import Solved, cents_of
+from .fanout import money
+from .totals import Solved
+from .totals_cells import cents_of
 
 
 def with_totals(plan, chunks: Iterator[dict[str, pa.Table]]) -> Iterator[dict[str, pa.Table]]:

@@ -100,8 +100,9 @@ def check_total(path: str, total: Total | None, kind: str, family: str, low: flo
     periods = len(starts) if starts is not None else None
     problems: list[Problem] = []
     if family == "beta" and low is not None and low < 0:
-        problems.append(Problem(path, f"a total scales beta's values, so its range must start at 0 or above, not {low:g}; "
-                                      "use distribution normal (totals shift it) for values on both sides of 0"))
+        problems.append(Problem(path, f"a total scales beta's values, so its range must start at 0 or above, "
+                                      f"not {low:g}; use distribution normal (totals shift it) for values on both "
+                                      "sides of 0"))
     if isinstance(total, Rule) and (total.curve is None) == (total.start is None):
         problems.append(Problem(path, f"give `start` (with `growth`) or `curve`, one of them: a total is {FORMS}"))
     elif isinstance(total, Rule) and total.curve is not None:
@@ -110,9 +111,11 @@ def check_total(path: str, total: Total | None, kind: str, family: str, low: flo
         problems.extend(_check_curve(f"{path}.curve", total.curve))
     elif isinstance(total, Rule):
         if not math.isfinite(total.start) or abs(total.start) > MAX_MAGNITUDE:
-            problems.append(Problem(f"{path}.start", f"{total.start:g} must be a finite number within +/-{MAX_MAGNITUDE:g}"))
+            problems.append(Problem(f"{path}.start",
+                                    f"{total.start:g} must be a finite number within +/-{MAX_MAGNITUDE:g}"))
         if total.growth is not None and not (math.isfinite(total.growth) and total.growth > -1):
-            problems.append(Problem(f"{path}.growth", f"{total.growth:g} must be a finite rate above -1 (-0.05 is 5% less each period)"))
+            problems.append(Problem(f"{path}.growth",
+                                    f"{total.growth:g} must be a finite rate above -1 (-0.05 is 5% less each period)"))
     elif periods is not None and len(total) != periods:
         problems.append(Problem(path, f"has {len(total)} numbers; the window has {periods} periods, one total each "
                                       f"(or give {FORMS})"))
