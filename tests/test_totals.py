@@ -303,3 +303,16 @@ def test_resplit_keeps_every_line_and_adds_up():
     split = resplit(old, new, owner, line)
     assert np.bincount(owner, weights=split).tolist() == [2000, 150, 7] and split.min() >= 1
     assert split[0] > split[2] > split[1]  # in proportion to what each held above its cent
+
+
+def test_transactions_of_blocks_split_into_parts_hold_the_totals(monkeypatch):
+    """A block whose fan-out passes the budget is generated in parts (parts.py), each its own unit of cents."""
+    from dbt_plotsim.engine import parts
+
+    monkeypatch.setattr(parts, "PART_BUDGET", 200_000)  # bytes: every block of this spec splits
+    spec = _invoices()
+    spec["seed"] = 5  # a plan of its own, solved with the small budget in place
+    loaded, plan, tables = _built(spec, scale=0.1)
+    solved = plan.totals.solved[0]
+    assert solved.units.size > sum(seg.blocks for seg in plan.segments)  # more units than blocks: parts
+    assert _period_sums(tables, "fct_invoice", "amount") == _declared(plan, "transactions.invoice.amount.total")
