@@ -21,6 +21,7 @@ import duckdb
 from .engine.defects import KEY_TABLE as DEFECTS_TABLE
 from .errors import WriteError
 from .state import STATE_TABLE
+from .verify_totals import check_totals
 from .verify_truth import TRUTH_TABLE, check_truth
 from .writers.digests import file_sha256, recorded_digests, table_digest
 from .writers.duckdb import quote
@@ -147,22 +148,24 @@ def _check_data(conn, schema: str, source: str, spec, found: Findings) -> None:
         defected = {r[0] for r in conn.execute(f"select distinct table_name from {quote(schema)}.{DEFECTS_TABLE}")
                     .fetchall()}
     if spec is None:
-        found.failures.append("keys: no spec recorded with the data, keys not checked")
+        found.failures.append("keys: no spec recorded with the data, keys and totals not checked")
     else:
-        _check_keys(conn, schema, source, spec, present, defected, found)
+        from .engine.pipeline import start
+
+        generation = start(spec)
+        _check_keys(conn, schema, source, generation, present, defected, found)
+        check_totals(conn, schema, generation.plan, present - defected, found)
     if TRUTH_TABLE in present:
         check_truth(conn, schema, present - defected, found)
     else:
         found.failures.append(f"truth: no {TRUTH_TABLE} table")
 
 
-def _check_keys(conn, schema: str, source: str, spec, present: set, defected: set, found: Findings) -> None:
-    from .engine.pipeline import start
+def _check_keys(conn, schema: str, source: str, generation, present: set, defected: set, found: Findings) -> None:
     from .sources import SyntheticSource
     from .sync import desired_tests
 
-    generation = start(spec)
-    tests = desired_tests(SyntheticSource(source, schema, spec, "duckdb", None), generation)
+    tests = desired_tests(SyntheticSource(source, schema, generation.plan.spec, "duckdb", None), generation)
     checked = 0
     for table, columns in tests.items():
         if table not in present or table in defected:

@@ -8,6 +8,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from dbt_plotsim import cli
 
@@ -66,3 +67,19 @@ def test_one_changed_value_in_a_parquet_file_fails(fresh, tmp_path, capsys):
     assert cli.main(["verify", "--parquet", str(folder)]) == 1
     out = capsys.readouterr().out
     assert "file fct_mrr.parquet changed since generation" in out and "fct_mrr.mrr sum" in out, out
+
+
+def test_declared_totals_are_checked(tmp_path, capsys):
+    spec = yaml.safe_load(SPEC.read_text())
+    spec["metrics"][1]["total"] = {"start": 200000, "growth": 0.01}
+    path = tmp_path / "totals.yml"
+    path.write_text(yaml.safe_dump(spec))
+    db = tmp_path / "t.duckdb"
+    assert cli.main(["generate", str(path), "--out", str(db), "--scale", "0.2"]) == 0
+    assert cli.main(["verify", "--duckdb", str(db)]) == 0
+    assert "checked totals: 24 period totals" in capsys.readouterr().out
+    with duckdb.connect(str(db)) as conn:  # one cent more on one row
+        conn.execute("update fct_mrr set mrr = mrr + 0.01 where rowid = 0")
+    assert cli.main(["verify", "--duckdb", str(db)]) == 1
+    out = capsys.readouterr().out
+    assert "totals: fct_mrr.mrr in period 20240101 adds up to" in out and "(metrics.mrr.total)" in out, out
