@@ -180,3 +180,16 @@ def test_a_source_whose_tables_another_overwrote_is_regenerated(tmp_path):
     assert conn.execute(f"select source_name from raw.{STATE_TABLE}").fetchall() == [("other",)]
     again = materialize(source(B), conn)
     assert again.status == "generated" and again.detail == "no earlier run recorded"
+
+
+def test_appending_up_to_the_window_end_rewrites_the_truth_of_the_whole_window(tmp_path):
+    """At the window's end no clock cuts the rows; the truth tables still see every period, not the new ones."""
+    end = SAAS["window"]["end"]
+    conn = duckdb.connect(str(tmp_path / "grow.duckdb"))
+    materialize(source("2025-10-15"), conn)
+    outcome = materialize(source(str(end)), conn)
+    assert outcome.status == "appended", outcome.detail
+    whole = duckdb.connect(str(tmp_path / "whole.duckdb"))
+    full = materialize(source(str(end)), whole)
+    truth = [t for t in full.tables if t.startswith("_plotsim_truth")]
+    assert len(truth) == 3 and snapshot(conn, truth) == snapshot(whole, truth)

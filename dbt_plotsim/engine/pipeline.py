@@ -105,12 +105,12 @@ class Generation:
         derived = derived_for(self.plan, self.loaded)  # fresh accumulators: chunks() may run again
         # derived tables are rewritten by an append, so they see the whole window up to as_of (story.py then
         # replays every period, and this second clock keeps what the append's own clock leaves out)
-        whole = clock_for(self.plan, self.loaded) if derived and self.since is not None else None
+        apart = bool(derived) and self.since is not None
+        whole = clock_for(self.plan, self.loaded) if apart else None  # None: no cut (as_of at the window's end)
         for drawn in story:
             chunk = self._shown(clock, drawn)
             if derived:
-                emitted = merged([d.observe(self._shown(whole, drawn) if whole is not None else chunk)
-                                  for d in derived])
+                emitted = merged([d.observe(self._shown(whole, drawn) if apart else chunk) for d in derived])
             if self.plan.spec.systems:  # from the dim rows the clock kept; before defects, which may target them
                 chunk = systems.with_systems(self.plan, chunk, self.loaded)
             if rules is not None and any(name in chunk for name in self.defects):
