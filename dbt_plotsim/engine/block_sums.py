@@ -35,12 +35,15 @@ def local_blocks(block: np.ndarray) -> tuple[np.ndarray, int]:
     return block - first, int(block.max()) - first + 1
 
 
-def add_by_block(total: np.ndarray, block: np.ndarray, index: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
-    """`total` (flat, float) plus the bincount of `index` (weighted), added block by block in block order."""
-    local, spanned = local_blocks(block)
-    if spanned == 0:
+def add_by_block(total: np.ndarray, block, index: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    """`total` (flat, float) plus the bincount of `index` (weighted), added block by block in block order.
+    `block`: each row's global block, or (local block, blocks spanned) from local_blocks."""
+    local, spanned = block if isinstance(block, tuple) else local_blocks(block)
+    if spanned == 0 or index.size == 0:
         return total
     size = total.size
+    if spanned == 1:
+        return total + np.bincount(index, weights=weights, minlength=size)
     per_block = np.bincount(local * size + index, weights=weights, minlength=spanned * size).reshape(spanned, size)
     for row in per_block:  # one vector add per block: the order of additions is fixed by the blocks
         total = total + row

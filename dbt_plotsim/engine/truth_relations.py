@@ -124,8 +124,9 @@ class RelationStats:
     def observe(self, chunk: dict[str, pa.Table]) -> None:
         if not any(self.home.get(m) in chunk for m in self.home):
             return
+        keyed: dict[str, tuple] = {}  # table -> its rows' (entity, period, code, order): once per chunk
         for corr, _, groups, mask, moments in self.correlations:
-            series = self._series(chunk, *corr.between)
+            series = self._series(chunk, keyed, *corr.between)
             if series is None:
                 continue
             ids, period, x, y = series
@@ -133,37 +134,41 @@ class RelationStats:
             keep = ~np.isnan(x) & ~np.isnan(y) & (group >= 0) & mask[period]
             moments.add(self.order.block(ids[keep]), group[keep], x[keep], y[keep])
         for stats in self.lags:
-            series = self._series(chunk, stats.lag.metric, stats.lag.follows)
+            series = self._series(chunk, keyed, stats.lag.metric, stats.lag.follows)
             if series is not None:
                 stats.observe(self.order.block(series[0]), *series)
 
-    def _series(self, chunk, a: str, b: str):
+    def _series(self, chunk, keyed: dict, a: str, b: str):
         """(entity, period index, a, b) of the rows holding either metric, ordered by entity and period: one
         table's rows, or two tables' joined on entity and period (a full outer join, as the tests do)."""
         home_a, home_b = self.home[a], self.home[b]
         if home_a not in chunk or home_b not in chunk:
             return None
+        ids, period, code_a, order_a = self._keys(chunk, keyed, home_a)
+        x = _values(chunk[home_a], a, order_a)
         if home_a == home_b:
-            ids, period, (x, y) = self._cells(chunk[home_a], (a, b))
+            return ids, period, x, _values(chunk[home_a], b, order_a)
+        _, _, code_b, order_b = self._keys(chunk, keyed, home_b)
+        y = _values(chunk[home_b], b, order_b)
+        if np.array_equal(code_a, code_b):  # the usual case: both tables hold the same entity-periods
             return ids, period, x, y
-        left, right = self._cells(chunk[home_a], (a,)), self._cells(chunk[home_b], (b,))
-        width = self.periods
-        code_a, code_b = left[0] * width + left[1], right[0] * width + right[1]
-        codes = np.union1d(code_a, code_b)
-        x = np.full(codes.size, np.nan)
-        y = np.full(codes.size, np.nan)
-        x[np.searchsorted(codes, code_a)] = left[2][0]
-        y[np.searchsorted(codes, code_b)] = right[2][0]
-        return codes // width, codes % width, x, y
+        codes = _sorted_union(code_a, code_b)
+        joined_x, joined_y = np.full(codes.size, np.nan), np.full(codes.size, np.nan)
+        joined_x[np.searchsorted(codes, code_a)] = x
+        joined_y[np.searchsorted(codes, code_b)] = y
+        return codes // self.periods, codes % self.periods, joined_x, joined_y
 
-    def _cells(self, table: pa.Table, metrics: tuple[str, ...]):
-        """(entity, period index, [values of each metric]) of a table's rows, ordered by entity and period."""
-        ids = table.column(self.entity).to_numpy(zero_copy_only=False).astype(np.int64)
-        period = np.searchsorted(self.period_keys, table.column("date_key").to_numpy(zero_copy_only=False))
-        order = np.lexsort((period, ids))
-        values = [np.asarray(table.column(m).cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)[order]
-                  for m in metrics]
-        return ids[order], period[order], values
+    def _keys(self, chunk, keyed: dict, name: str) -> tuple:
+        if name not in keyed:
+            table = chunk[name]
+            ids = table.column(self.entity).to_numpy(zero_copy_only=False).astype(np.int64)
+            period = np.searchsorted(self.period_keys, table.column("date_key").to_numpy(zero_copy_only=False))
+            code = ids * self.periods + period
+            order = None if code.size < 2 or bool((code[1:] >= code[:-1]).all()) else np.argsort(code, kind="stable")
+            if order is not None:
+                ids, period, code = ids[order], period[order], code[order]
+            keyed[name] = (ids, period, code, order)
+        return keyed[name]
 
     def tables(self) -> dict[str, pa.Table]:
         rows = {name: [] for name in RELATIONS_SCHEMA.names}
@@ -185,6 +190,18 @@ class RelationStats:
         return {RELATIONS_TABLE: pa.table(rows, schema=RELATIONS_SCHEMA), LAGS_TABLE: pa.table(curves, schema=LAGS_SCHEMA)}
 
 
+def _values(table: pa.Table, metric: str, order: np.ndarray | None) -> np.ndarray:
+    values = np.asarray(table.column(metric).cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+    return values if order is None else values[order]
+
+
+def _sorted_union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The distinct values of two arrays, ascending (a sort, not numpy's hashing unique, which is slower here)."""
+    both = np.concatenate([a, b])
+    both.sort(kind="stable")
+    return both[np.concatenate([[True], both[1:] != both[:-1]])] if both.size else both
+
+
 def _max_lag(declared: int) -> int:
     return MAX_LAG if declared <= MAX_LAG else declared + 1
 
@@ -199,14 +216,14 @@ def _append(rows: dict, *values) -> None:
 
 
 class LagStats:
-    """Per lag k and (follower period, driver period): sums of the pairs of changes, and each period's mean
-    change, so the time-demeaned r at every k follows at the end."""
+    """Per lag k, gap in periods between the paired rows (k itself in a panel without holes) and follower
+    period: sums of the pairs of changes; and each period's mean change, so the time-demeaned r at every k
+    follows at the end."""
 
     def __init__(self, lag, max_lag: int, periods: int):
         self.lag, self.max_lag, self.periods = lag, max_lag, periods
         self.change_sums = np.zeros((2, 2, periods))  # (follower, driver) x (count, sum) per period
-        self.codes = [np.zeros(0, dtype=np.int64) for _ in range(max_lag + 1)]
-        self.sums = [np.zeros((6, 0)) for _ in range(max_lag + 1)]
+        self.sums: list[dict[int, np.ndarray]] = [{} for _ in range(max_lag + 1)]  # k -> gap -> (6, periods)
 
     def observe(self, block, ids, period, follower, driver) -> None:
         same = np.zeros(ids.size, dtype=bool)
@@ -225,14 +242,15 @@ class LagStats:
             later, earlier = slice(k, None), slice(None, ids.size - k)
             keep = (ids[later] == ids[earlier]) & ~np.isnan(f[later]) & ~np.isnan(d[earlier])
             fk, dk = f[later][keep], d[earlier][keep]
-            code = period[later][keep] * self.periods + period[earlier][keep]
-            codes = np.union1d(self.codes[k], code)
-            merged = np.zeros((6, codes.size))
-            merged[:, np.searchsorted(codes, self.codes[k])] = self.sums[k]
-            at, pairs_block = np.searchsorted(codes, code), block[later][keep]
-            for stat, weights in enumerate((None, fk, dk, fk * fk, dk * dk, fk * dk)):
-                merged[stat] = add_by_block(merged[stat], pairs_block, at, weights)
-            self.codes[k], self.sums[k] = codes, merged
+            at, pairs_block = period[later][keep], block[later][keep]
+            gap = at - period[earlier][keep]
+            gaps = np.flatnonzero(np.bincount(gap)) if gap.size else []
+            for g in gaps:
+                mine = slice(None) if len(gaps) == 1 else gap == g
+                blocks = local_blocks(pairs_block[mine])
+                total = self.sums[k].setdefault(int(g), np.zeros((6, self.periods)))
+                for stat, weights in enumerate((None, fk, dk, fk * fk, dk * dk, fk * dk)):
+                    total[stat] = add_by_block(total[stat], blocks, at[mine], None if weights is None else weights[mine])
 
     def curve(self) -> tuple[np.ndarray, np.ndarray]:
         """(r, pairs) at k = 0..max_lag."""
@@ -240,17 +258,21 @@ class LagStats:
             means = self.change_sums[:, 1] / self.change_sums[:, 0]
         r = np.full(self.max_lag + 1, np.nan)
         n = np.zeros(self.max_lag + 1, dtype=np.int64)
+        follower = np.arange(self.periods)
         for k in range(self.max_lag + 1):
-            if self.codes[k].size == 0:
-                continue
-            count, sf, sd, sff, sdd, sfd = self.sums[k]
-            a, b = means[0][self.codes[k] // self.periods], means[1][self.codes[k] % self.periods]
-            sx, sy = (sf - count * a).sum(), (sd - count * b).sum()
-            sxx = (sff - 2 * a * sf + count * a * a).sum()
-            syy = (sdd - 2 * b * sd + count * b * b).sum()
-            sxy = (sfd - b * sf - a * sd + count * a * b).sum()
-            total = count.sum()
+            moments = np.zeros(6)  # count, sx, sy, sxx, syy, sxy of the demeaned changes
+            for g in sorted(self.sums[k]):
+                count, sf, sd, sff, sdd, sfd = self.sums[k][g]
+                used = count > 0
+                a = means[0][follower[used]]
+                b = means[1][follower[used] - g]
+                count, sf, sd, sff, sdd, sfd = (x[used] for x in (count, sf, sd, sff, sdd, sfd))
+                moments += [count.sum(), (sf - count * a).sum(), (sd - count * b).sum(),
+                            (sff - 2 * a * sf + count * a * a).sum(), (sdd - 2 * b * sd + count * b * b).sum(),
+                            (sfd - b * sf - a * sd + count * a * b).sum()]
+            total, sx, sy, sxx, syy, sxy = moments
             n[k] = int(total)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                r[k] = (total * sxy - sx * sy) / np.sqrt((total * sxx - sx * sx) * (total * syy - sy * sy))
+            if total > 0:
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    r[k] = (total * sxy - sx * sy) / np.sqrt((total * sxx - sx * sx) * (total * syy - sy * sy))
         return r, n
