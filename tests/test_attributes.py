@@ -96,8 +96,8 @@ def test_fk_resolves_and_pk_unique(tables, dim):
 
 def test_reference_table_is_static_written_once():
     chunks = list(dbt_plotsim.stream(load_spec(SPEC), chunk_entities=1024).chunks())
-    assert len(chunks) == 4
-    assert [("dim_plan" in c) for c in chunks] == [True, False, False, False]
+    assert len(chunks) == 5 and set(chunks[-1]) == {"_plotsim_truth", "_plotsim_truth_relations", "_plotsim_truth_lags"}
+    assert [("dim_plan" in c) for c in chunks] == [True, False, False, False, False]
 
 
 def test_reference_without_weights_is_uniform():
