@@ -19,6 +19,7 @@ import pyarrow as pa
 FACTORIES: tuple[tuple[str, str], ...] = (
     (".truth", "truth_for"),
     (".experiment_tables", "experiment_tables"),
+    (".features", "feature_tables"),
 )
 
 
