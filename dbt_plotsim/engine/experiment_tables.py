@@ -71,6 +71,20 @@ class ExperimentTables:
                                         "clean rows deliver (rows as generated, before defects)."}),
         }
 
+    def tests(self, ref) -> dict[str, dict[str, list[tuple[str, dict | None]]]]:
+        """Data tests sync-sources registers: (test, arguments) per table and column."""
+        plan = self.plan
+        key, names = unit_key(plan), [e.name for e in plan.spec.experiments]
+        return {
+            experiment_table(plan): {
+                key: [("not_null", None), ("relationships", {"to": ref(unit_table(plan)), "field": key})],
+                "experiment": [("accepted_values", {"values": names})],
+                "variant": [("accepted_values", {"values": ["treatment", "control"]})],
+                "assigned_date_key": [("relationships", {"to": ref("dim_date"), "field": "date_key"})],
+            },
+            TRUTH_TABLE: {"experiment": [("unique", None), ("not_null", None)]},
+        }
+
     def observe(self, chunk: dict[str, pa.Table]) -> dict[str, pa.Table]:
         plan = self.plan
         out = {}

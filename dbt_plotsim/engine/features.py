@@ -72,6 +72,12 @@ class FeatureTable:
             f"One row per {spec.unit} active at the cutoff {day} (arrived before it, not ended before it): its "
             f"metrics before the cutoff as features, and whether {label.event} followed as the label.")})}
 
+    def tests(self, ref) -> dict[str, dict[str, list[tuple[str, dict | None]]]]:
+        """Data tests sync-sources registers: (test, arguments) per table and column."""
+        key = unit_key(self.plan)
+        return {feature_table(self.plan): {key: [
+            ("unique", None), ("not_null", None), ("relationships", {"to": ref(unit_table(self.plan)), "field": key})]}}
+
     def observe(self, chunk: dict[str, pa.Table]) -> dict[str, pa.Table]:
         plan = self.plan
         key = unit_key(plan)
