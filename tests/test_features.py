@@ -1,0 +1,118 @@
+"""Holdout split in dim_date, and features_<unit> recomputed from the fact and event tables by SQL."""
+import duckdb
+import pytest
+
+from dbt_plotsim import generate
+from dbt_plotsim.errors import SpecError
+from dbt_plotsim.spec import load_spec
+
+SPEC = {
+    "unit": "company",
+    "window": {"start": "2024-01-01", "end": "2025-12-31", "grain": "month"},
+    "seed": 3,
+    "metrics": [{"name": "engagement", "type": "score"},
+                {"name": "tickets", "type": "count", "polarity": "negative"}],
+    "segments": [{"name": "growers", "count": 600, "archetype": "growth", "arrivals": {"pattern": "uniform"}},
+                 {"name": "churners", "count": 400, "archetype": "spike_then_crash"}],
+    "noise": {"missing": 0.05},
+    "events": [{"name": "churn", "when": {"metric": "engagement", "below": 0.15, "for": 2}, "terminal": True},
+               {"name": "login", "rate": {"mean": 0.3}}],
+    "holdout": {"last": 6},
+    "features": {"label": {"event": "churn", "within": 3}},
+}
+# the label on a rate event kept in a shared event table, with its own cutoff
+SHARED = {**SPEC, "holdout": {"from": "2025-04-15"}, "tables": {"events": [{"name": "evt_all", "events": ["churn", "login"]}]},
+          "features": {"label": {"event": "login", "within": 2}, "cutoff": "2025-02-01"}}
+
+RECOMPUTED = """
+with cutoff as (select {cutoff} as key, {label_end} as label_end, (select period_index from dim_date
+                where date_key = {cutoff}) as c),
+entities as (
+  select company_id, segment from dim_company, cutoff
+  where coalesce(first_date_key, 0) < cutoff.key and (ended_date_key is null or ended_date_key >= cutoff.key)
+),
+rows as (
+  select f.company_id, d.period_index as t, f.{metric} as y
+  from fct_{metric} f join dim_date d using (date_key), cutoff where d.period_index < cutoff.c and f.{metric} is not null
+),
+stats as (select company_id, avg(y) as mean, arg_max(y, t) as last, case when count(*) > 1 then regr_slope(y, t) end as slope, count(*) as n
+          from rows group by company_id),
+labels as (select distinct company_id from {events}, cutoff where {is_event} date_key >= cutoff.key
+           and date_key < cutoff.label_end)
+select e.company_id, e.segment, s.mean, s.last, s.slope, coalesce(s.n, 0) as n, l.company_id is not null as label
+from entities e left join stats s using (company_id) left join labels l using (company_id) order by e.company_id
+"""
+
+
+def _db(tables):
+    conn = duckdb.connect()
+    for name, table in tables.items():
+        conn.register(name, table)
+    return conn
+
+
+@pytest.fixture(scope="module", params=["terminal label", "shared event table"])
+def case(request):
+    spec = SPEC if request.param == "terminal label" else SHARED
+    return spec, generate(spec)
+
+
+def test_holdout_split_in_dim_date(case):
+    spec, tables = case
+    split = tables["dim_date"].column("split").to_pylist()
+    held = 6 if "last" in spec["holdout"] else 9  # from 2025-04-15: the month holding it on, April..December
+    assert split == ["train"] * (24 - held) + ["holdout"] * held
+
+
+def test_features_equal_what_sql_recomputes(case):
+    spec, tables = case
+    conn = _db(tables)
+    label = spec["features"]["label"]
+    cutoff = 20250701 if "cutoff" not in spec["features"] else 20250201
+    label_end = {20250701: 20251001, 20250201: 20250401}[cutoff]
+    events = "evt_all" if "tables" in spec else f"evt_{label['event']}"
+    is_event = f"event_type = '{label['event']}' and" if "tables" in spec else ""
+    features = tables["features_company"].to_pylist()
+    assert 200 < len(features) < 1000
+    assert sum(r["label"] for r in features) > 10
+    for metric in ("engagement", "tickets"):
+        expected = conn.execute(RECOMPUTED.format(cutoff=cutoff, label_end=label_end, metric=metric, events=events,
+                                                  is_event=is_event)).fetchall()
+        assert [r[0] for r in expected] == [r["company_id"] for r in features]
+        for (_, segment, mean, last, slope, n, labelled), row in zip(expected, features):
+            assert row["segment"] == segment and row["label"] == labelled
+            assert row[f"{metric}_periods"] == n  # exactly
+            for got, want in ((row[f"{metric}_mean"], mean), (row[f"{metric}_last"], last),
+                              (row[f"{metric}_slope"], slope)):
+                assert (got is None) == (want is None)
+                if want is not None:
+                    assert abs(got - want) <= 1e-9 * max(1.0, abs(want))
+
+
+def test_default_cutoff_without_holdout_is_the_last_label_periods():
+    spec = {**SPEC, "holdout": None}
+    tables = generate(spec)
+    assert "split" not in tables["dim_date"].column_names
+    assert "before 2025-10-01" in tables["features_company"].schema.field("engagement_mean").metadata[b"description"].decode()
+
+
+def test_tables_absent_unless_declared():
+    plain = generate({**SPEC, "holdout": None, "features": None})
+    assert "features_company" not in plain and "split" not in plain["dim_date"].column_names
+
+
+@pytest.mark.parametrize("change, path, words", [
+    ({"holdout": {"last": 24}}, "holdout.last", "at most 23"),
+    ({"holdout": {"last": 3, "from": "2025-01-01"}}, "holdout", "one of them"),
+    ({"holdout": {"from": "2027-01-01"}}, "holdout.from", "not inside the window"),
+    ({"features": {"label": {"event": "chrun", "within": 3}}}, "features.label.event", "did you mean 'churn'"),
+    ({"features": {"label": {"event": "churn", "within": 3}, "cutoff": "2025-11-01"}}, "features.cutoff",
+     "run past the window"),
+    ({"features": {"label": {"event": "churn", "within": 3}, "cutoff": "2024-01-01"}}, "features.cutoff",
+     "no period before it"),
+    ({"features": {"label": {"event": "churn", "within": 0}}}, "features.label.within", "greater than or equal to 1"),
+])
+def test_spec_errors_name_the_yaml_path(change, path, words):
+    with pytest.raises(SpecError) as caught:
+        load_spec({**SPEC, **change})
+    assert any(line.startswith(path + ":") and words in line for line in caught.value.lines()), caught.value.lines()
