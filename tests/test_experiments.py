@@ -155,3 +155,34 @@ def test_spec_errors_name_the_yaml_path(change, path, words):
     with pytest.raises(SpecError) as caught:
         load_spec(_with({**ONBOARDING, **change}))
     assert any(line.startswith(path + ":") and words in line for line in caught.value.lines()), caught.value.lines()
+
+
+def test_an_append_rewrites_the_derived_tables_as_a_full_generation_would(tmp_path):
+    """An experiment starting between two loads, with arrivals, a terminal event, a holdout and features."""
+    import dbt_plotsim
+    from dbt_plotsim.materialize import materialize
+    from dbt_plotsim.sources import SyntheticSource
+
+    data = _with(ONBOARDING, SUPPORT, holdout={"last": 6}, features={"label": {"event": "churn", "within": 3}},
+                 segments=[{"name": "growers", "count": 600, "archetype": "growth", "arrivals": {"pattern": "uniform"}},
+                           {"name": "steady", "count": 300, "archetype": "churn"}],
+                 events=[{"name": "churn", "when": {"metric": "engagement", "below": 0.2, "for": 2}, "terminal": True}])
+
+    def load(conn, as_of):
+        spec = dbt_plotsim.load_spec(data, as_of=as_of)
+        return materialize(SyntheticSource("demo", "raw", spec, "duckdb", None), conn)
+
+    def rows(conn, table):
+        return sorted(conn.execute(f"select * from raw.{table}").fetchall(), key=repr)
+
+    grown = duckdb.connect(str(tmp_path / "grown.duckdb"))
+    assert load(grown, "2024-11-15").status == "generated"
+    assert {r[1] for r in rows(grown, "dim_company_experiment")} == {"support"}  # onboarding_v2 not started
+    truth = {r[0]: r[-1] for r in rows(grown, TRUTH)}
+    assert truth["onboarding_v2"] is None and truth["support"] is not None  # no rows from its start yet
+    assert load(grown, "2025-11-01").status == "appended"
+    full = duckdb.connect(str(tmp_path / "full.duckdb"))
+    load(full, "2025-11-01")
+    for table in ("dim_company_experiment", TRUTH, "features_company", "fct_engagement", "dim_date"):
+        assert rows(grown, table) == rows(full, table), table
+    assert all(r[-1] is not None for r in rows(full, TRUTH))
