@@ -116,3 +116,30 @@ def test_spec_errors_name_the_yaml_path(change, path, words):
     with pytest.raises(SpecError) as caught:
         load_spec({**SPEC, **change})
     assert any(line.startswith(path + ":") and words in line for line in caught.value.lines()), caught.value.lines()
+
+
+def test_sync_sources_lists_the_tables_only_while_declared():
+    from pathlib import Path
+
+    import yaml
+
+    from dbt_plotsim.sync import sync_text
+
+    spec = {**SPEC, "segments": [{"name": "growers", "count": 40, "archetype": "growth"}],
+            "experiments": [{"name": "trial", "metric": "engagement", "lift": 0.1, "start": "2024-06-01"}]}
+    def synced(spec, text=None):
+        text = text or yaml.safe_dump({"version": 2, "sources": [{"name": "demo", "config": {"meta": {"synthetic": spec}}}]})
+        out = sync_text(text, "x", Path("."))[0]
+        return out, {t["name"]: t for t in yaml.safe_load(out)["sources"][0]["tables"]}
+
+    text, tables = synced(spec)
+    assert {"features_company", "dim_company_experiment", "_plotsim_truth_experiments"} <= set(tables)
+    assert any(c["name"] == "split" for c in tables["dim_date"]["columns"])
+    tested = {c["name"]: [next(iter(t)) for t in c.get("data_tests", [])] for c in tables["features_company"]["columns"]}
+    assert tested["company_id"] == ["unique", "not_null", "relationships"]
+    data = yaml.safe_load(text)
+    for key in ("experiments", "holdout", "features"):
+        del data["sources"][0]["config"]["meta"]["synthetic"][key]
+    _, tables = synced(None, yaml.safe_dump(data))
+    assert not {"features_company", "dim_company_experiment", "_plotsim_truth_experiments"} & set(tables)
+    assert not any(c["name"] == "split" for c in tables["dim_date"]["columns"])
