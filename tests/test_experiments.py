@@ -186,3 +186,23 @@ def test_an_append_rewrites_the_derived_tables_as_a_full_generation_would(tmp_pa
     for table in ("dim_company_experiment", TRUTH, "features_company", "fct_engagement", "dim_date"):
         assert rows(grown, table) == rows(full, table), table
     assert all(r[-1] is not None for r in rows(full, TRUTH))
+
+
+def test_verify_recomputes_the_experiments_and_catches_a_changed_variant(tmp_path):
+    import yaml
+
+    from dbt_plotsim.cli import main
+    from dbt_plotsim.verify import verify_duckdb
+
+    path, database = tmp_path / "demo.yml", tmp_path / "demo.duckdb"
+    small = _with(ONBOARDING, SUPPORT, segments=[{"name": "growers", "count": 500, "archetype": "flat"}])
+    path.write_text(yaml.safe_dump(small))
+    assert main(["generate", str(path), "--out", str(database)]) == 0
+    found = verify_duckdb(database, "main")
+    assert "experiments: 2 experiments, 2 lifts recomputed" in found.checked
+    assert not [f for f in found.failures if f.startswith("experiments")]
+    conn = duckdb.connect(str(database))
+    conn.execute("update dim_company_experiment set variant = 'control' where company_id < 40")
+    conn.close()
+    failures = [f for f in verify_duckdb(database, "main").failures if f.startswith("experiments")]
+    assert any("treated and" in f for f in failures) and any("delivered lift" in f for f in failures)
