@@ -6,7 +6,7 @@ What is checked, each named in the findings:
 - keys: the primary keys (unique, not null) and foreign keys (every key joins) that sync-sources registers,
   on the tables without declared defects (whose duplicates and orphans are meant);
 - truth: each period's rows, non-null cells and sums of every table in `_plotsim_truth`, recomputed from the
-  rows (tables with declared defects are left out: the truth is of their clean rows).
+  rows (tables with declared defects are left out: the truth is of their clean rows);
 - experiments: each experiment's group sizes and delivered lift in `_plotsim_truth_experiments`, recomputed
   from `dim_<unit>_experiment` and the metric's fact table (verify_experiments.py).
 The spec is the one recorded with the data (`_plotsim_spec`, or the Parquet manifest's `spec`).
