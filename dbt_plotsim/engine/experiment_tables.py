@@ -2,6 +2,8 @@
 lift beside the difference-in-differences the clean rows deliver), written through the derived-table hook."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -9,6 +11,7 @@ import pyarrow.compute as pc
 from .calendar import date_keys
 from .clock import last_period
 from .experiments import start_period, treated
+from .rng import ENTITY_BLOCK
 from .tables import _field, unit_key, unit_table
 
 TRUTH_TABLE = "_plotsim_truth_experiments"
@@ -25,16 +28,21 @@ def experiment_tables(plan, loaded: dict[str, pa.Schema]):
 
 class ExperimentTables:
     """dim_<unit>_experiment (each taking-part entity's variant) with every chunk, and the truth table (the
-    difference-in-differences measured on the clean rows) once all chunks have passed."""
+    difference-in-differences measured on the clean rows) once all chunks have passed.
+
+    An entity's dim row and fact rows come in one chunk, so each chunk's fact rows find their group there;
+    the sums are kept per block of entities (a block never spans chunks) and added exactly (math.fsum) at
+    the end, so the truth is the same to the bit whatever the chunking, in memory bounded by the blocks."""
 
     def __init__(self, plan):
         self.plan = plan
         self.keys = date_keys(plan.starts)
-        size = max(seg.first_id + seg.count for seg in plan.segments) + 1
-        # per experiment, per entity id: group (0 not taking part, 1 treated, 2 control) and metric sums
-        self.group = np.zeros((len(plan.spec.experiments), size), dtype=np.int8)
-        self.sums = np.zeros((len(plan.spec.experiments), 2, size))  # [pre, post]
-        self.counts = np.zeros((len(plan.spec.experiments), 2, size), dtype=np.int64)
+        self.firsts = np.array([seg.first_id for seg in plan.segments])
+        self.offsets = np.cumsum([0] + [seg.blocks for seg in plan.segments])[:-1]
+        count = len(plan.spec.experiments)
+        self.sums: list[list[np.ndarray]] = [[] for _ in range(count)]  # per block: sums of the 4 cells
+        self.counts = np.zeros((count, 4), dtype=np.int64)  # treated pre, treated post, control pre, post
+        self.entities = np.zeros((count, 2), dtype=np.int64)  # treated, control
 
     def schemas(self) -> dict[str, pa.Schema]:
         plan = self.plan
@@ -87,18 +95,19 @@ class ExperimentTables:
 
     def observe(self, chunk: dict[str, pa.Table]) -> dict[str, pa.Table]:
         plan = self.plan
-        out = {}
-        if unit_table(plan) in chunk:
-            out[experiment_table(plan)] = self._assign(chunk[unit_table(plan)])
+        if unit_table(plan) not in chunk:
+            return {}
+        table, ids, groups = self._assign(chunk[unit_table(plan)])
         for e, experiment in enumerate(plan.spec.experiments):
             m = plan.metric_names.index(experiment.metric)
             fact = next(f.name for f in plan.facts if m in f.metrics)
             if fact in chunk:
-                self._accumulate(e, chunk[fact], experiment.metric, start_period(plan, experiment))
-        return out
+                self._accumulate(e, chunk[fact], experiment.metric, start_period(plan, experiment), ids, groups[e])
+        return {experiment_table(plan): table}
 
-    def _assign(self, units: pa.Table) -> pa.Table:
-        """The variants of a chunk's entities, ordered by entity then experiment (so chunking changes nothing)."""
+    def _assign(self, units: pa.Table):
+        """The variants of a chunk's entities, ordered by entity then experiment (so chunking changes nothing),
+        with the entities' ids and, per experiment, their group (0 not taking part, 1 treated, 2 control)."""
         plan = self.plan
         ids = units.column(unit_key(plan)).to_numpy()
         segments = units.column("segment").to_numpy(zero_copy_only=False)
@@ -111,7 +120,7 @@ class ExperimentTables:
             known = pc.fill_null(column, int(self.keys[-1]) + 1).to_numpy()
             ended = np.where(pc.is_null(column).to_numpy(zero_copy_only=False), plan.periods,
                              np.searchsorted(self.keys, known))
-        parts = []
+        parts, groups = [], np.zeros((len(plan.spec.experiments), len(ids)), dtype=np.int8)
         for e, experiment in enumerate(plan.spec.experiments):
             start = start_period(plan, experiment)
             assigned = np.maximum(arrival, start)
@@ -120,55 +129,65 @@ class ExperimentTables:
                 taking &= np.isin(segments, list(experiment.segments))
             rows = np.nonzero(taking)[0]
             chosen = treated(plan, experiment, ids[rows])
-            self.group[e, ids[rows]] = np.where(chosen, 1, 2)
+            groups[e, rows] = np.where(chosen, 1, 2)
+            self.entities[e] += (int(chosen.sum()), int((~chosen).sum()))
             parts.append((rows, np.full(len(rows), e), chosen, assigned[rows]))
         rows, kind, chosen, assigned = (np.concatenate(p) for p in zip(*parts))
         order = np.lexsort((kind, rows))
         names = np.array([x.name for x in plan.spec.experiments], dtype=object)
-        return pa.Table.from_pydict({
+        table = pa.Table.from_pydict({
             unit_key(plan): ids[rows[order]],
             "experiment": names[kind[order]],
             "variant": np.where(chosen[order], "treatment", "control").astype(object),
             "assigned_date_key": self.keys[assigned[order]],
         }, schema=self.schemas()[experiment_table(plan)])
+        return table, ids, groups
 
-    def _accumulate(self, e: int, fact: pa.Table, metric: str, start: int) -> None:
-        """Per entity, the sums and counts of the metric's non-null values before and from the start."""
+    def _accumulate(self, e: int, fact: pa.Table, metric: str, start: int, ids: np.ndarray,
+                    groups: np.ndarray) -> None:
+        """Per block of entities, the sums of the metric's non-null values in the 4 cells (group x side)."""
         values = fact.column(metric)
         present = pc.is_valid(values).to_numpy(zero_copy_only=False)
-        if not present.any():
+        rows = fact.column(unit_key(self.plan)).to_numpy()[present]
+        if rows.size == 0:
             return
-        ids = fact.column(unit_key(self.plan)).to_numpy()[present]
-        post = (np.searchsorted(self.keys, fact.column("date_key").to_numpy()[present]) >= start).astype(np.int64)
-        x = values.filter(pc.is_valid(values)).to_numpy().astype(np.float64)
-        low = int(ids.min())
-        span = int(ids.max()) - low + 1
-        for side in (0, 1):
-            mine = post == side
-            self.sums[e, side, low:low + span] += np.bincount(ids[mine] - low, x[mine], minlength=span)
-            self.counts[e, side, low:low + span] += np.bincount(ids[mine] - low, minlength=span)
+        at = np.minimum(np.searchsorted(ids, rows), len(ids) - 1)
+        if not np.array_equal(ids[at], rows):
+            raise ValueError(f"bug: fact rows of {metric} without their entity in the same chunk")
+        group = groups[at].astype(np.int64)
+        post = np.searchsorted(self.keys, fact.column("date_key").to_numpy()[present]) >= start
+        mine = group > 0
+        cell = ((group - 1) * 2 + post)[mine]
+        x = values.filter(pc.is_valid(values)).to_numpy().astype(np.float64)[mine]
+        rows = rows[mine]
+        if rows.size == 0:
+            return
+        segment = np.searchsorted(self.firsts, rows, side="right") - 1
+        block = self.offsets[segment] + (rows - self.firsts[segment]) // ENTITY_BLOCK
+        low = int(block.min())
+        span = int(block.max()) - low + 1
+        sums = np.bincount((block - low) * 4 + cell, x, minlength=span * 4).reshape(span, 4)
+        self.sums[e].append(sums)
+        self.counts[e] += np.bincount(cell, minlength=4)
 
     def finish(self) -> dict[str, pa.Table]:
         plan = self.plan
         rows = {name: [] for name in self.schemas()[TRUTH_TABLE].names}
+        names = ("treated_pre", "treated_post", "control_pre", "control_post")
         for e, experiment in enumerate(plan.spec.experiments):
-            means = {}
-            for g, label in ((1, "treated"), (2, "control")):
-                mine = self.group[e] == g
-                for side, when in ((0, "pre"), (1, "post")):
-                    count = int(self.counts[e, side, mine].sum())
-                    means[f"{label}_{when}_mean"] = float(self.sums[e, side, mine].sum()) / count if count else None
+            blocks = np.concatenate(self.sums[e]) if self.sums[e] else np.zeros((0, 4))
+            means = {name: math.fsum(blocks[:, c]) / self.counts[e, c] if self.counts[e, c] else None
+                     for c, name in enumerate(names)}
             rows["experiment"].append(experiment.name)
             rows["metric"].append(experiment.metric)
             rows["lift_kind"].append(experiment.lift_kind)
             rows["declared_lift"].append(float(experiment.lift))
             rows["start_date_key"].append(int(self.keys[start_period(plan, experiment)]))
-            rows["treated_entities"].append(int((self.group[e] == 1).sum()))
-            rows["control_entities"].append(int((self.group[e] == 2).sum()))
+            rows["treated_entities"].append(int(self.entities[e, 0]))
+            rows["control_entities"].append(int(self.entities[e, 1]))
             for name, value in means.items():
-                rows[name].append(value)
-            rows["delivered_lift"].append(difference_in_differences(experiment.lift_kind, **{
-                k.replace("_mean", ""): v for k, v in means.items()}))
+                rows[f"{name}_mean"].append(value)
+            rows["delivered_lift"].append(difference_in_differences(experiment.lift_kind, **means))
         return {TRUTH_TABLE: pa.Table.from_pydict(rows, schema=self.schemas()[TRUTH_TABLE])}
 
 

@@ -2,8 +2,11 @@
 (mean, last value, OLS slope over the period index, values observed) and a label: did the declared event
 happen within `within` periods from the cutoff on.
 
-Written through the derived-table hook: each chunk's clean rows add to per-entity sufficient statistics
-(count, sums of t, t², y, t·y, the last value), so nothing is kept per row and no loop runs per entity.
+Written through the derived-table hook, chunk by chunk: an entity's dim row and fact rows come in one chunk
+(its fan-out, events included, in that chunk or the ones before it, when its block is generated in parts), so
+each chunk's entities get their rows from per-entity sufficient statistics of its fact rows (count, sums of t,
+t², y, t·y, the last value), vectorized; only the label events of entities still to come are kept between
+chunks.
 """
 from __future__ import annotations
 
@@ -38,16 +41,10 @@ class FeatureTable:
         self.keys = date_keys(plan.starts)
         self.cutoff = cutoff_period(plan.spec)
         self.within = plan.spec.features.label.within
-        size = max(seg.first_id + seg.count for seg in plan.segments) + 1
-        count = len(plan.metric_names)
-        self.stats = np.zeros((count, len(STATS), size))
-        self.last_period = np.full((count, size), -1, dtype=np.int64)
-        self.last_value = np.full((count, size), np.nan)
-        self.kept = np.zeros(size, dtype=bool)  # active at the cutoff (arrived before it, not ended before it)
-        self.label = np.zeros(size, dtype=bool)
         self.fact_of = {plan.metric_names[m]: fact.name for fact in plan.facts for m in fact.metrics}
         self.event = next((table, len(events) > 1) for table, events, _ in event_tables(plan.spec)
                           if plan.spec.features.label.event in events)
+        self.labelled = np.zeros(0, dtype=np.int64)  # entities with a label event whose dim row is still to come
 
     def schemas(self) -> dict[str, pa.Schema]:
         plan = self.plan
@@ -81,13 +78,6 @@ class FeatureTable:
     def observe(self, chunk: dict[str, pa.Table]) -> dict[str, pa.Table]:
         plan = self.plan
         key = unit_key(plan)
-        if unit_table(plan) in chunk:
-            self._entities(chunk[unit_table(plan)])
-        for m, name in enumerate(plan.metric_names):
-            fact = self.fact_of[name]
-            if fact in chunk:
-                self._metric(m, chunk[fact].column(key).to_numpy(), _period_of(self.keys, chunk[fact].column("date_key")),
-                             chunk[fact].column(name))
         table, shared = self.event
         if table in chunk:
             rows = chunk[table]
@@ -95,55 +85,53 @@ class FeatureTable:
                 rows = rows.filter(pc.equal(rows.column("event_type"), plan.spec.features.label.event))
             period = _period_of(self.keys, rows.column("date_key"))
             inside = (period >= self.cutoff) & (period < self.cutoff + self.within)
-            self.label[rows.column(key).to_numpy()[inside]] = True
-        return {}
+            self.labelled = np.union1d(self.labelled, rows.column(key).to_numpy()[inside])
+        if unit_table(plan) not in chunk:
+            return {}
+        units = chunk[unit_table(plan)]
+        ids = units.column(key).to_numpy()
+        columns = {key: ids, "segment": units.column("segment")}
+        for name in plan.metric_names:
+            fact = chunk[self.fact_of[name]]
+            columns.update(self._metric(name, ids, fact.column(key).to_numpy(),
+                                        _period_of(self.keys, fact.column("date_key")), fact.column(name)))
+        columns["label"] = np.isin(ids, self.labelled)
+        self.labelled = self.labelled[~np.isin(self.labelled, ids)]
+        out = pa.Table.from_pydict(columns, schema=self.schemas()[feature_table(plan)])
+        return {feature_table(plan): out.filter(self._active(units))}
 
-    def _entities(self, units: pa.Table) -> None:
-        ids = units.column(unit_key(self.plan)).to_numpy()
-        kept = np.ones(len(ids), dtype=bool)
+    def _active(self, units: pa.Table) -> np.ndarray:
+        """Entities active at the cutoff: arrived before it, not ended before it."""
+        kept = np.ones(units.num_rows, dtype=bool)
         if "first_date_key" in units.column_names:
             kept &= _period_of(self.keys, units.column("first_date_key")) < self.cutoff
         if "ended_date_key" in units.column_names:
             ended = units.column("ended_date_key")
             known = pc.fill_null(ended, int(self.keys[-1])).to_numpy()
             kept &= pc.is_null(ended).to_numpy(zero_copy_only=False) | (np.searchsorted(self.keys, known) >= self.cutoff)
-        self.kept[ids] = kept
+        return kept
 
-    def _metric(self, m: int, ids: np.ndarray, period: np.ndarray, column) -> None:
-        """Add a chunk's values of metric m before the cutoff to the entities' statistics."""
+    def _metric(self, name: str, ids: np.ndarray, rows: np.ndarray, period: np.ndarray, column) -> dict:
+        """One metric's feature columns for the chunk's entities `ids` from its fact rows before the cutoff."""
         use = pc.is_valid(column).to_numpy(zero_copy_only=False) & (period < self.cutoff)
-        if not use.any():
-            return
         y = column.to_numpy(zero_copy_only=False)[use].astype(np.float64)
-        ids, t = ids[use], period[use].astype(np.float64)
-        low = int(ids.min())
-        span = int(ids.max()) - low + 1
-        for s, weights in enumerate((None, t, t * t, y, t * y)):
-            self.stats[m, s, low:low + span] += np.bincount(ids - low, weights, minlength=span)
-        order = np.lexsort((t, ids))  # the latest value per entity: the last of its rows by period
-        ids, t, y = ids[order], period[use][order], y[order]
-        last = np.append(ids[1:] != ids[:-1], True)
-        ids, t, y = ids[last], t[last], y[last]
-        newer = t > self.last_period[m, ids]
-        self.last_period[m, ids[newer]] = t[newer]
-        self.last_value[m, ids[newer]] = y[newer]
+        at = np.searchsorted(ids, rows[use])
+        if at.size and not np.array_equal(ids[np.minimum(at, len(ids) - 1)], rows[use]):
+            raise ValueError(f"bug: fact rows of {name} without their entity in the same chunk")
+        t = period[use].astype(np.float64)
+        size = len(ids)
+        n, st, stt, sy, sty = (np.bincount(at, weights, minlength=size) for weights in (None, t, t * t, y, t * y))
+        last = np.full(size, np.nan)
+        if at.size:  # the latest value per entity: the last of its rows by period
+            order = np.lexsort((t, at))
+            final = np.append(at[order][1:] != at[order][:-1], True)
+            last[at[order][final]] = y[order][final]
+        spread = n * stt - st * st
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = sy / n
+            slope = (n * sty - st * sy) / spread
+        return {f"{name}_mean": pa.array(mean, mask=n == 0), f"{name}_last": pa.array(last, mask=n == 0),
+                f"{name}_slope": pa.array(slope, mask=(n < 2) | (spread <= 0)), f"{name}_periods": n.astype(np.int64)}
 
     def finish(self) -> dict[str, pa.Table]:
-        plan = self.plan
-        ids = np.nonzero(self.kept)[0]
-        firsts = np.array([seg.first_id for seg in plan.segments])
-        names = np.array([seg.name for seg in plan.segments], dtype=object)
-        columns = {unit_key(plan): ids.astype(np.int64), "segment": names[np.searchsorted(firsts, ids, side="right") - 1]}
-        for m, name in enumerate(plan.metric_names):
-            n, st, stt, sy, sty = (self.stats[m, s, ids] for s in range(len(STATS)))
-            spread = n * stt - st * st
-            with np.errstate(divide="ignore", invalid="ignore"):
-                mean = sy / n
-                slope = (n * sty - st * sy) / spread
-            columns[f"{name}_mean"] = pa.array(mean, mask=n == 0)
-            columns[f"{name}_last"] = pa.array(self.last_value[m, ids], mask=n == 0)
-            columns[f"{name}_slope"] = pa.array(slope, mask=(n < 2) | (spread <= 0))
-            columns[f"{name}_periods"] = n.astype(np.int64)
-        columns["label"] = self.label[ids]
-        schema = self.schemas()[feature_table(plan)]
-        return {feature_table(plan): pa.Table.from_pydict(columns, schema=schema)}
+        return {}
