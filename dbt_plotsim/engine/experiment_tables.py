@@ -12,6 +12,7 @@ from .calendar import date_keys
 from .clock import last_period
 from .experiments import start_period, treated
 from .rng import ENTITY_BLOCK
+from .row_index import Periods, positions
 from .tables import _field, unit_key, unit_table
 
 TRUTH_TABLE = "_plotsim_truth_experiments"
@@ -37,6 +38,7 @@ class ExperimentTables:
     def __init__(self, plan):
         self.plan = plan
         self.keys = date_keys(plan.starts)
+        self.periods = Periods(self.keys)
         self.firsts = np.array([seg.first_id for seg in plan.segments])
         self.offsets = np.cumsum([0] + [seg.blocks for seg in plan.segments])[:-1]
         count = len(plan.spec.experiments)
@@ -151,19 +153,16 @@ class ExperimentTables:
         rows = fact.column(unit_key(self.plan)).to_numpy()[present]
         if rows.size == 0:
             return
-        at = np.minimum(np.searchsorted(ids, rows), len(ids) - 1)
-        if not np.array_equal(ids[at], rows):
-            raise ValueError(f"bug: fact rows of {metric} without their entity in the same chunk")
+        at = positions(ids, rows, f"fact rows of {metric}")
         group = groups[at].astype(np.int64)
-        post = np.searchsorted(self.keys, fact.column("date_key").to_numpy()[present]) >= start
+        post = self.periods.of(fact.column("date_key"))[present] >= start
         mine = group > 0
         cell = ((group - 1) * 2 + post)[mine]
         x = values.filter(pc.is_valid(values)).to_numpy().astype(np.float64)[mine]
-        rows = rows[mine]
-        if rows.size == 0:
+        if not mine.any():
             return
-        segment = np.searchsorted(self.firsts, rows, side="right") - 1
-        block = self.offsets[segment] + (rows - self.firsts[segment]) // ENTITY_BLOCK
+        segment = np.searchsorted(self.firsts, ids, side="right") - 1  # per entity, then per row
+        block = (self.offsets[segment] + (ids - self.firsts[segment]) // ENTITY_BLOCK)[at[mine]]
         low = int(block.min())
         span = int(block.max()) - low + 1
         sums = np.bincount((block - low) * 4 + cell, x, minlength=span * 4).reshape(span, 4)

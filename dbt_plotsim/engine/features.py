@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .calendar import date_keys
+from .row_index import Periods, positions
 from .tables import _field, unit_key, unit_table
 from ..spec.features import cutoff_period
 from ..spec.schema import event_tables
@@ -31,14 +32,11 @@ def feature_tables(plan, loaded: dict[str, pa.Schema]):
     return FeatureTable(plan) if plan.spec.features is not None else None
 
 
-def _period_of(keys: np.ndarray, column) -> np.ndarray:
-    return np.searchsorted(keys, column.to_numpy()).astype(np.int64)
-
-
 class FeatureTable:
     def __init__(self, plan):
         self.plan = plan
         self.keys = date_keys(plan.starts)
+        self.periods = Periods(self.keys)
         self.cutoff = cutoff_period(plan.spec)
         self.within = plan.spec.features.label.within
         self.fact_of = {plan.metric_names[m]: fact.name for fact in plan.facts for m in fact.metrics}
@@ -83,7 +81,7 @@ class FeatureTable:
             rows = chunk[table]
             if shared:
                 rows = rows.filter(pc.equal(rows.column("event_type"), plan.spec.features.label.event))
-            period = _period_of(self.keys, rows.column("date_key"))
+            period = self.periods.of(rows.column("date_key"))
             inside = (period >= self.cutoff) & (period < self.cutoff + self.within)
             self.labelled = np.union1d(self.labelled, rows.column(key).to_numpy()[inside])
         if unit_table(plan) not in chunk:
@@ -94,7 +92,7 @@ class FeatureTable:
         for name in plan.metric_names:
             fact = chunk[self.fact_of[name]]
             columns.update(self._metric(name, ids, fact.column(key).to_numpy(),
-                                        _period_of(self.keys, fact.column("date_key")), fact.column(name)))
+                                        self.periods.of(fact.column("date_key")), fact.column(name)))
         columns["label"] = np.isin(ids, self.labelled)
         self.labelled = self.labelled[~np.isin(self.labelled, ids)]
         out = pa.Table.from_pydict(columns, schema=self.schemas()[feature_table(plan)])
@@ -104,7 +102,7 @@ class FeatureTable:
         """Entities active at the cutoff: arrived before it, not ended before it."""
         kept = np.ones(units.num_rows, dtype=bool)
         if "first_date_key" in units.column_names:
-            kept &= _period_of(self.keys, units.column("first_date_key")) < self.cutoff
+            kept &= self.periods.of(units.column("first_date_key")) < self.cutoff
         if "ended_date_key" in units.column_names:
             ended = units.column("ended_date_key")
             known = pc.fill_null(ended, int(self.keys[-1])).to_numpy()
@@ -115,17 +113,18 @@ class FeatureTable:
         """One metric's feature columns for the chunk's entities `ids` from its fact rows before the cutoff."""
         use = pc.is_valid(column).to_numpy(zero_copy_only=False) & (period < self.cutoff)
         y = column.to_numpy(zero_copy_only=False)[use].astype(np.float64)
-        at = np.searchsorted(ids, rows[use])
-        if at.size and not np.array_equal(ids[np.minimum(at, len(ids) - 1)], rows[use]):
-            raise ValueError(f"bug: fact rows of {name} without their entity in the same chunk")
+        at = positions(ids, rows[use], f"fact rows of {name}")
         t = period[use].astype(np.float64)
         size = len(ids)
         n, st, stt, sy, sty = (np.bincount(at, weights, minlength=size) for weights in (None, t, t * t, y, t * y))
         last = np.full(size, np.nan)
-        if at.size:  # the latest value per entity: the last of its rows by period
-            order = np.lexsort((t, at))
-            final = np.append(at[order][1:] != at[order][:-1], True)
-            last[at[order][final]] = y[order][final]
+        if at.size:  # the latest value per entity: the last of its rows by period (rows come in that order)
+            cell = at * self.plan.periods + period[use]
+            if not np.all(cell[1:] > cell[:-1]):
+                order = np.argsort(cell, kind="stable")
+                at, y = at[order], y[order]
+            final = np.append(at[1:] != at[:-1], True)
+            last[at[final]] = y[final]
         spread = n * stt - st * st
         with np.errstate(divide="ignore", invalid="ignore"):
             mean = sy / n
