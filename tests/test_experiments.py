@@ -122,7 +122,7 @@ def test_adding_an_experiment_changes_no_other_assignment(tables):
 
 
 def test_chunking_changes_nothing(tables):
-    chunked = generate(_with(ONBOARDING, SUPPORT), chunk_entities=1024)
+    chunked = generate(_with(ONBOARDING, SUPPORT), chunk_entities=1024, workers=2)
     for name in ("dim_company_experiment", TRUTH, "fct_engagement"):
         assert chunked[name].equals(tables[name]), name
 
@@ -197,6 +197,7 @@ def test_verify_recomputes_the_experiments_and_catches_a_changed_variant(tmp_pat
     path, database = tmp_path / "demo.yml", tmp_path / "demo.duckdb"
     small = _with(ONBOARDING, SUPPORT, segments=[{"name": "growers", "count": 500, "archetype": "flat"}])
     path.write_text(yaml.safe_dump(small))
+    assert main(["info", str(path)]) == 0  # the derived tables have row estimates
     assert main(["generate", str(path), "--out", str(database)]) == 0
     found = verify_duckdb(database, "main")
     assert "experiments: 2 experiments, 2 lifts recomputed" in found.checked

@@ -81,6 +81,13 @@ class ExperimentTables:
                                         "clean rows deliver (rows as generated, before defects)."}),
         }
 
+    def row_estimate(self) -> dict[str, int]:
+        """Rows at most: every entity of a taking-part segment, per experiment."""
+        plan = self.plan
+        taking = sum(seg.count for e in plan.spec.experiments for seg in plan.segments
+                     if e.segments is None or seg.name in e.segments)
+        return {experiment_table(plan): taking, TRUTH_TABLE: len(plan.spec.experiments)}
+
     def tests(self, ref) -> dict[str, dict[str, list[tuple[str, dict | None]]]]:
         """Data tests sync-sources registers: (test, arguments) per table and column."""
         plan = self.plan

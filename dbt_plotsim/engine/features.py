@@ -67,6 +67,9 @@ class FeatureTable:
             f"One row per {spec.unit} active at the cutoff {day} (arrived before it, not ended before it): its "
             f"metrics before the cutoff as features, and whether {label.event} followed as the label.")})}
 
+    def row_estimate(self) -> dict[str, int]:
+        return {feature_table(self.plan): self.plan.entity_count}  # at most: every entity
+
     def tests(self, ref) -> dict[str, dict[str, list[tuple[str, dict | None]]]]:
         """Data tests sync-sources registers: (test, arguments) per table and column."""
         key = unit_key(self.plan)
