@@ -20,6 +20,8 @@ SPEC = {
     "holdout": {"last": 6},
     "features": {"label": {"event": "churn", "within": 3}},
 }
+SMALL = [{"name": "growers", "count": 200, "archetype": "growth", "arrivals": {"pattern": "uniform"}},
+         {"name": "churners", "count": 100, "archetype": "spike_then_crash"}]
 # the label on a rate event kept in a shared event table, with its own cutoff
 SHARED = {**SPEC, "holdout": {"from": "2025-04-15"}, "tables": {"events": [{"name": "evt_all", "events": ["churn", "login"]}]},
           "features": {"label": {"event": "login", "within": 2}, "cutoff": "2025-02-01"}}
@@ -73,10 +75,10 @@ def test_blocks_in_parts_and_chunking_change_nothing(monkeypatch):
     from dbt_plotsim.engine.block import block_base
     from dbt_plotsim.engine.pipeline import start
 
-    spec = {**SPEC, "events": [SPEC["events"][0], {"name": "login", "rate": {"mean": 40}}],
+    spec = {**SPEC, "events": [SPEC["events"][0], {"name": "login", "rate": {"mean": 20}}], "segments": SMALL,
             "features": {"label": {"event": "login", "within": 1}},
             "experiments": [{"name": "trial", "metric": "tickets", "lift": 0.2, "start": "2025-01-01"}]}
-    monkeypatch.setattr(parts, "PART_BUDGET", 64 * 1024)
+    monkeypatch.setattr(parts, "PART_BUDGET", 32 * 1024)
     generation = start(load_spec(spec))
     assert parts.spans(generation.plan, generation.drawn, block_base(generation.plan, generation.plan.segments[0], 0))
     split = generation.tables()
@@ -110,14 +112,14 @@ def _check_against_sql(spec, tables):
 
 
 def test_default_cutoff_without_holdout_is_the_last_label_periods():
-    spec = {**SPEC, "holdout": None}
+    spec = {**SPEC, "holdout": None, "segments": SMALL}
     tables = generate(spec)
     assert "split" not in tables["dim_date"].column_names
     assert "before 2025-10-01" in tables["features_company"].schema.field("engagement_mean").metadata[b"description"].decode()
 
 
 def test_tables_absent_unless_declared():
-    plain = generate({**SPEC, "holdout": None, "features": None})
+    plain = generate({**SPEC, "holdout": None, "features": None, "segments": SMALL})
     assert "features_company" not in plain and "split" not in plain["dim_date"].column_names
 
 
