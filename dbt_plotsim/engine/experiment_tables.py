@@ -2,16 +2,14 @@
 lift beside the difference-in-differences the clean rows deliver), written through the derived-table hook."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .block_sums import BlockOrder, add_by_block
 from .calendar import date_keys
 from .clock import last_period
 from .experiments import start_period, treated
-from .rng import ENTITY_BLOCK
 from .row_index import Periods, positions
 from .tables import _field, unit_key, unit_table
 
@@ -32,18 +30,17 @@ class ExperimentTables:
     difference-in-differences measured on the clean rows) once all chunks have passed.
 
     An entity's dim row and fact rows come in one chunk, so each chunk's fact rows find their group there;
-    the sums are kept per block of entities (a block never spans chunks) and added exactly (math.fsum) at
-    the end, so the truth is the same to the bit whatever the chunking, in memory bounded by the blocks."""
+    the sums are added block by block in block order (block_sums.py), so the truth is the same to the bit
+    whatever the chunking."""
 
     def __init__(self, plan):
         self.plan = plan
         self.keys = date_keys(plan.starts)
         self.periods = Periods(self.keys)
-        self.firsts = np.array([seg.first_id for seg in plan.segments])
-        self.offsets = np.cumsum([0] + [seg.blocks for seg in plan.segments])[:-1]
+        self.blocks = BlockOrder(plan)
         count = len(plan.spec.experiments)
-        self.sums: list[list[np.ndarray]] = [[] for _ in range(count)]  # per block: sums of the 4 cells
-        self.counts = np.zeros((count, 4), dtype=np.int64)  # treated pre, treated post, control pre, post
+        self.sums = np.zeros((count, 4))  # treated pre, treated post, control pre, post: added block by block
+        self.counts = np.zeros((count, 4), dtype=np.int64)
         self.entities = np.zeros((count, 2), dtype=np.int64)  # treated, control
 
     def schemas(self) -> dict[str, pa.Schema]:
@@ -168,12 +165,8 @@ class ExperimentTables:
         x = values.filter(pc.is_valid(values)).to_numpy().astype(np.float64)[mine]
         if not mine.any():
             return
-        segment = np.searchsorted(self.firsts, ids, side="right") - 1  # per entity, then per row
-        block = (self.offsets[segment] + (ids - self.firsts[segment]) // ENTITY_BLOCK)[at[mine]]
-        low = int(block.min())
-        span = int(block.max()) - low + 1
-        sums = np.bincount((block - low) * 4 + cell, x, minlength=span * 4).reshape(span, 4)
-        self.sums[e].append(sums)
+        block = self.blocks.block(ids)[at[mine]]  # per entity, then per row
+        self.sums[e] = add_by_block(self.sums[e], block, cell, x)
         self.counts[e] += np.bincount(cell, minlength=4)
 
     def finish(self) -> dict[str, pa.Table]:
@@ -181,8 +174,7 @@ class ExperimentTables:
         rows = {name: [] for name in self.schemas()[TRUTH_TABLE].names}
         names = ("treated_pre", "treated_post", "control_pre", "control_post")
         for e, experiment in enumerate(plan.spec.experiments):
-            blocks = np.concatenate(self.sums[e]) if self.sums[e] else np.zeros((0, 4))
-            means = {name: math.fsum(blocks[:, c]) / self.counts[e, c] if self.counts[e, c] else None
+            means = {name: float(self.sums[e, c]) / self.counts[e, c] if self.counts[e, c] else None
                      for c, name in enumerate(names)}
             rows["experiment"].append(experiment.name)
             rows["metric"].append(experiment.metric)
