@@ -11,8 +11,8 @@ import numpy as np
 from scipy.signal import lfilter
 
 from .arrivals import draw_arrivals
-from .experiments import lifted
 from .events import EventRows, condition_values, fire_rows, first_sustained, rate_rows
+from .experiments import lifted
 from .fanout import block_stream, rate_for
 from .plan import Plan, SegmentPlan
 from .positions import active_mask, block_positions
