@@ -150,6 +150,7 @@ def test_arrivals_and_terminal_event_shape_who_takes_part():
     ({"share": 0}, "experiments.onboarding_v2.share", "strictly between 0 and 1"),
     ({"segments": ["grower"]}, "experiments.onboarding_v2.segments", "unknown segment"),
     ({"lift": -1.5}, "experiments.onboarding_v2.lift", "above -1"),
+    ({"segments": []}, "experiments.onboarding_v2.segments", "lists no segment"),
 ])
 def test_spec_errors_name_the_yaml_path(change, path, words):
     with pytest.raises(SpecError) as caught:

@@ -55,6 +55,8 @@ def check_experiments(spec) -> list:
             problems.append(Problem(f"{path}.start", f"{experiment.start} is not inside the window after its first "
                                     f"period ({window.start}..{window.end}); the difference-in-differences needs "
                                     "periods before the start and from it"))
+        if experiment.segments is not None and not experiment.segments:
+            problems.append(Problem(f"{path}.segments", "lists no segment; leave it out for every segment to take part"))
         for segment in experiment.segments or ():
             if segment not in segments:
                 problems.append(Problem(f"{path}.segments", f"unknown segment '{segment}'; {suggest(segment, segments)}"))
