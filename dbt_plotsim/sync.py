@@ -145,6 +145,10 @@ def desired_tests(source: SyntheticSource, generation) -> dict[str, dict[str, li
         for table, columns in component.tests(plan, ref).items():
             for column, tests in columns.items():
                 out.setdefault(table, {}).setdefault(column, []).extend(_test(n, a) for n, a in tests)
+    for derived in generation.derived:  # derived tables (engine/derived.py) that declare tests of their own
+        for table, columns in getattr(derived, "tests", lambda ref: {})(ref).items():
+            for column, tests in columns.items():
+                out.setdefault(table, {}).setdefault(column, []).extend(_test(n, a) for n, a in tests)
     if spec.systems:  # system tables: their keys; the crosswalk: every record's entity
         for table, columns in systems.tests(plan, ref).items():
             for column, tests in columns.items():

@@ -6,7 +6,9 @@ What is checked, each named in the findings:
 - keys: the primary keys (unique, not null) and foreign keys (every key joins) that sync-sources registers,
   on the tables without declared defects (whose duplicates and orphans are meant);
 - truth: each period's rows, non-null cells and sums of every table in `_plotsim_truth`, recomputed from the
-  rows (tables with declared defects are left out: the truth is of their clean rows).
+  rows (tables with declared defects are left out: the truth is of their clean rows);
+- experiments: each experiment's group sizes and delivered lift in `_plotsim_truth_experiments`, recomputed
+  from `dim_<unit>_experiment` and the metric's fact table (verify_experiments.py).
 The spec is the one recorded with the data (`_plotsim_spec`, or the Parquet manifest's `spec`).
 """
 from __future__ import annotations
@@ -21,6 +23,7 @@ import duckdb
 from .engine.defects import KEY_TABLE as DEFECTS_TABLE
 from .errors import WriteError
 from .state import STATE_TABLE
+from .verify_experiments import check_experiments
 from .verify_totals import check_totals
 from .verify_truth import TRUTH_TABLE, check_truth
 from .writers.digests import file_sha256, recorded_digests, table_digest
@@ -155,6 +158,7 @@ def _check_data(conn, schema: str, source: str, spec, found: Findings) -> None:
         generation = start(spec)
         _check_keys(conn, schema, source, generation, present, defected, found)
         check_totals(conn, schema, generation.plan, present - defected, found)
+    check_experiments(conn, schema, spec, present - defected, found)
     if TRUTH_TABLE in present:
         check_truth(conn, schema, present - defected, found)
     else:

@@ -12,6 +12,7 @@ from scipy.signal import lfilter
 
 from .arrivals import draw_arrivals
 from .events import EventRows, condition_values, fire_rows, first_sustained, rate_rows
+from .experiments import lifted
 from .fanout import block_stream, rate_for
 from .plan import Plan, SegmentPlan
 from .positions import active_mask, block_positions
@@ -127,6 +128,7 @@ def block_base(plan: Plan, seg: SegmentPlan, block: int) -> BlockValues:
     n = min(ENTITY_BLOCK, seg.count - block * ENTITY_BLOCK)
     arrival, window, _, values, missing = block_cells(plan, seg, block, n)
     ids = np.arange(n, dtype=np.int64) + seg.first_id + block * ENTITY_BLOCK
+    values = lifted(plan, seg.name, ids, values)  # experiments: the treated entities' lift, before events
     active = active_mask(arrival, plan.periods)
     names = plan.metric_names
     events = _threshold_events(plan, seg, block, ids, window, dict(zip(names, values)), active)

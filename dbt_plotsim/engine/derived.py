@@ -18,6 +18,8 @@ import pyarrow as pa
 # module path, factory name: each returns a Derived or None
 FACTORIES: tuple[tuple[str, str], ...] = (
     (".truth", "truth_for"),
+    (".experiment_tables", "experiment_tables"),
+    (".features", "feature_tables"),
 )
 
 

@@ -9,6 +9,7 @@ from .calendar import date_keys, period_ends
 from .clock import MOVING
 from .components import components
 from .fanout import moments, next_ids
+from .holdout import split_columns, split_fields
 from .missingness import describe_nulls
 from .payload import COLUMN as PAYLOAD, payload_fields, payload_values
 from .plan import Plan
@@ -88,6 +89,7 @@ def schemas(plan: Plan) -> dict[str, pa.Schema]:
             _field("is_weekend", pa.bool_(), "True on Saturday and Sunday.", nullable=False),
             _field("day_of_year", pa.int16(), "Day of the year (1-366).", nullable=False),
         ]
+    date_fields += split_fields(plan)  # a declared holdout (holdout.py)
     out: dict[str, pa.Schema] = {"dim_date": pa.schema(date_fields, metadata={"description": (
         f"Date dimension: one row per {grain} from {spec.window.start} to {spec.window.end}, no gaps.")})}
     unit_fields = [
@@ -226,6 +228,7 @@ def date_table(plan: Plan, schema: pa.Schema) -> pa.Table:
         columns["day_name"] = [DAY_NAMES[d - 1] for d in weekday]
         columns["is_weekend"] = weekday >= 6
         columns["day_of_year"] = ((starts - starts.astype("datetime64[Y]").astype("datetime64[D]")).astype(np.int16) + 1)
+    columns.update(split_columns(plan))
     return pa.Table.from_pydict(columns, schema=schema)
 
 

@@ -8,6 +8,8 @@ from ..errors import Problem
 from .archetypes import BUILTIN_ARCHETYPES, check_pieces
 from .attributes import check_attributes
 from .children import check_children
+from .experiments import check_experiments
+from .features import check_features
 from .history import check_history
 from .metrics import check_metric
 from .missing import check_missing
@@ -106,7 +108,7 @@ def check_references(spec: Spec, declared: dict[str, list[str]] | None = None) -
     problems.extend(_check_lifecycle(spec, metric_names))
     for check in (check_attributes, check_children, check_transactions, check_history, check_seasonality,
                   check_bridges, check_placement, check_table_names, check_metric_names, check_payload,
-                  check_missing, check_systems, check_totals):
+                  check_missing, check_systems, check_totals, check_experiments, check_features):
         problems.extend(check(spec))
     return problems
 

@@ -9,6 +9,8 @@ from .attributes import Attribute, ReferenceTable
 from .calibration import CalibrationOptions
 from .children import Child
 from .defects import Defects
+from .experiments import Experiment
+from .features import Features, Holdout
 from .history import History, Stages
 from .lifecycle import Arrivals, Event
 from .loads import Loads
@@ -50,6 +52,9 @@ class Spec(StrictModel):
     defects: Defects = Defects()
     systems: dict[Identifier, System] = Field(default_factory=dict)
     calibration: CalibrationOptions = CalibrationOptions()
+    experiments: tuple[Experiment, ...] = ()
+    holdout: Holdout | None = None
+    features: Features | None = None
 
     def noise_of(self, metric: Metric) -> Noise:
         """The noise of one metric: the spec's block with the metric's own keys over it."""

@@ -53,6 +53,10 @@ def table_claims(spec) -> list[Claim]:
                       else Claim(table, f"event {events[0]}", f"events.{events[0]}"))
     if tables is None or tables.trajectory:
         claims.append(Claim("trajectory", "the trajectory table", "tables.trajectory"))
+    if getattr(spec, "experiments", None):
+        claims.append(Claim(f"dim_{unit}_experiment", "the experiment assignments", "experiments"))
+    if getattr(spec, "features", None) is not None:
+        claims.append(Claim(f"features_{unit}", "the feature table", "features"))
     for name in getattr(spec, "systems", None) or {}:
         claims.append(Claim(f"src_{name}_{unit}", f"the table of system {name}", f"systems.{name}"))
     return claims
