@@ -47,18 +47,23 @@ def verify_duckdb(database: str | Path, schema: str, source: str | None = None) 
         raise WriteError(f"no DuckDB file at {database}")
     conn = duckdb.connect(str(database), read_only=True)
     try:
-        source = source or _only_source(conn, schema)
-        found = Findings()
-        recorded = recorded_digests(conn, schema, source)
-        if recorded is None:
-            found.failures.append(f"content: no digests recorded for source {source} in schema {schema}")
-        else:
-            _check_digests(conn, schema, recorded, found)
-        spec = _spec_from_table(conn, schema, source)
-        _check_data(conn, schema, source, spec, found)
-        return found
+        return verify_connection(conn, schema, source)
     finally:
         conn.close()
+
+
+def verify_connection(conn, schema: str, source: str | None = None) -> Findings:
+    """The checks of a source's tables in an open DuckDB connection (dbt's, inside the plugin)."""
+    source = source or _only_source(conn, schema)
+    found = Findings()
+    recorded = recorded_digests(conn, schema, source)
+    if recorded is None:
+        found.failures.append(f"content: no digests recorded for source {source} in schema {schema}")
+    else:
+        _check_digests(conn, schema, recorded, found)
+    spec = _spec_from_table(conn, schema, source)
+    _check_data(conn, schema, source, spec, found)
+    return found
 
 
 def read_manifest(directory: Path) -> tuple[dict, dict[str, list[str]]]:

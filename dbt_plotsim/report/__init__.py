@@ -28,16 +28,22 @@ class Written:
 
 
 def collect_report(*, duckdb: str | Path | None = None, schema: str = "main", source: str | None = None,
-                   parquet: str | Path | None = None) -> dict:
-    """Every figure of the report as plain data (what the JSON holds)."""
+                   parquet: str | Path | None = None, conn=None) -> dict:
+    """Every figure of the report as plain data (what the JSON holds). The source: a DuckDB file (`duckdb`,
+    `schema`, `source`), an open DuckDB connection (`conn`, `schema`, `source`: left open) or a Parquet set."""
     from . import collect
     from .marginals import marginals
-    from .source import open_duckdb, open_parquet
+    from .source import on_connection, open_duckdb, open_parquet
     from .trajectories import trajectories
 
-    if (duckdb is None) == (parquet is None):
-        raise WriteError("give a DuckDB file or a Parquet set, not both or neither")
-    opened = open_parquet(parquet) if parquet is not None else open_duckdb(duckdb, schema, source)
+    if sum(x is not None for x in (duckdb, parquet, conn)) != 1:
+        raise WriteError("give one of a DuckDB file, a DuckDB connection or a Parquet set")
+    if parquet is not None:
+        opened = open_parquet(parquet)
+    elif conn is not None:
+        opened = on_connection(conn, schema, source, f"schema {schema}", owned=False)
+    else:
+        opened = open_duckdb(duckdb, schema, source)
     try:
         tables = collect.metric_tables(opened)
         if collect.TRUTH not in opened.tables:
@@ -50,8 +56,7 @@ def collect_report(*, duckdb: str | Path | None = None, schema: str = "main", so
             "trajectories": trajectories(opened),
             "arrivals": collect.arrivals(opened),
             "seasonality": collect.seasonality(opened, tables),
-            "integrity": collect.integrity(opened, None if duckdb is None else str(duckdb),
-                                           None if parquet is None else str(parquet)),
+            "integrity": collect.integrity(opened, None if parquet is None else str(parquet)),
             "row_counts": collect.row_counts(opened),
         }
         header = _header(opened)

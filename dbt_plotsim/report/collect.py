@@ -4,7 +4,7 @@ Every checked figure carries `status`: pass or warn; a figure with nothing decla
 """
 from __future__ import annotations
 
-from ..verify import Findings, verify_duckdb, verify_parquet
+from ..verify import Findings, verify_connection, verify_parquet
 from .source import Opened
 
 TRUTH, RELATIONS, LAGS = "_plotsim_truth", "_plotsim_truth_relations", "_plotsim_truth_lags"
@@ -142,9 +142,9 @@ def seasonality(opened: Opened, metrics: dict[str, str]) -> dict | None:
             "declared": declared, "status": "info"}
 
 
-def integrity(opened: Opened, duckdb_file: str | None, parquet_dir: str | None) -> dict:
+def integrity(opened: Opened, parquet_dir: str | None) -> dict:
     found: Findings = (verify_parquet(parquet_dir) if parquet_dir
-                       else verify_duckdb(duckdb_file, opened.schema, opened.name))
+                       else verify_connection(opened.conn, opened.schema, opened.name))
     return {"checked": found.checked, "failures": found.failures, "status": status(found.ok)}
 
 

@@ -23,6 +23,7 @@ class Opened:
     spec: object | None  # the parsed spec recorded with the data, None for older output
     tables: set[str]
     notes: list[str] = field(default_factory=list)  # what the page says is missing
+    owned: bool = True  # closed with the report (not a connection dbt lent)
 
     def relation(self, table: str) -> str:
         return f"{quote(self.schema)}.{quote(table)}"
@@ -33,7 +34,8 @@ class Opened:
             "order by ordinal_position", [self.schema, table]).fetchall()]
 
     def close(self) -> None:
-        self.conn.close()
+        if self.owned:
+            self.conn.close()
 
 
 def open_duckdb(database: str | Path, schema: str = "main", source: str | None = None) -> Opened:
@@ -44,21 +46,26 @@ def open_duckdb(database: str | Path, schema: str = "main", source: str | None =
     except duckdb.Error as exc:
         raise WriteError(f"{database} is not a DuckDB file this DuckDB can open ({exc})") from None
     try:
-        tables = _tables(conn, schema)
-        if STATE_TABLE not in tables:
-            raise WriteError(f"schema {schema} of {database} holds no synthetic source (no {STATE_TABLE} table)")
-        name = source or _only_source(conn, schema)
-        spec_text = None
-        if SPEC_TABLE in tables:
-            row = conn.execute(f"select spec_json from {quote(schema)}.{SPEC_TABLE} where source_name = ?",
-                               [name]).fetchone()
-            spec_text = row[0] if row else None
-        opened = Opened(conn, schema, name, f"{database} (schema {schema})", None, tables)
-        _adopt_spec(opened, spec_text)
-        return opened
+        return on_connection(conn, schema, source, f"{database} (schema {schema})")
     except BaseException:
         conn.close()
         raise
+
+
+def on_connection(conn, schema: str, source: str | None, location: str, owned: bool = True) -> Opened:
+    """A source in a DuckDB connection's schema; `owned=False` leaves the connection open (dbt's)."""
+    tables = _tables(conn, schema)
+    if STATE_TABLE not in tables:
+        raise WriteError(f"{location} holds no synthetic source (no {STATE_TABLE} table)")
+    name = source or _only_source(conn, schema)
+    spec_text = None
+    if SPEC_TABLE in tables:
+        row = conn.execute(f"select spec_json from {quote(schema)}.{SPEC_TABLE} where source_name = ?",
+                           [name]).fetchone()
+        spec_text = row[0] if row else None
+    opened = Opened(conn, schema, name, location, None, tables, owned=owned)
+    _adopt_spec(opened, spec_text)
+    return opened
 
 
 def open_parquet(directory: str | Path) -> Opened:
@@ -67,9 +74,21 @@ def open_parquet(directory: str | Path) -> Opened:
         raise WriteError(f"no Parquet set at {directory} (not a directory)")
     manifest, files = read_manifest(directory)
     conn = parquet_views(directory, files)
+    _recorded_relations(conn, directory.name, manifest.get("relations"))
     opened = Opened(conn, "data", directory.name, str(directory), None, _tables(conn, "data"))
     _adopt_spec(opened, manifest.get("spec"))
     return opened
+
+
+def _recorded_relations(conn, name: str, relations) -> None:
+    """The manifest's relations as the table a DuckDB source keeps them in (read when no truth tables)."""
+    if not isinstance(relations, list) or not relations:
+        return
+    conn.execute("create table data._plotsim_relations (source_name varchar, kind varchar, metric varchar, "
+                 "other varchar, declared double, delivered double, scope varchar)")
+    conn.executemany("insert into data._plotsim_relations values (?, ?, ?, ?, ?, ?, ?)",
+                     [[name, r.get("kind"), r.get("metric"), r.get("other"), r.get("declared"), r.get("delivered"),
+                       r.get("scope")] for r in relations if isinstance(r, dict)])
 
 
 def _tables(conn, schema: str) -> set[str]:

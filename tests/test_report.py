@@ -1,0 +1,227 @@
+"""The fidelity report: its figures (JSON) from DuckDB and Parquet output, its page in headless Chromium, a
+warn when the data misses a declared r, the CLI's errors and the plugin's SQL function."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import duckdb
+import pytest
+
+from dbt_plotsim.cli import main
+from dbt_plotsim.report import collect_report, write_report
+
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync")
+PERIODS = 18
+R_TOLERANCE = 0.05  # the report's pass band for correlations
+KS_BOUND = 0.05  # the report's warn threshold; a few thousand values of the declared family stay below it
+
+
+def spec() -> dict:
+    """Tiny: 2 segments (one churning), 18 months, 3 metrics, one correlation, one lag, a terminal event."""
+    return {
+        "about": "report test accounts",
+        "unit": "account",
+        "window": {"start": "2024-01-01", "end": "2025-06-30", "grain": "month"},
+        "seed": 11,
+        "metrics": [
+            {"name": "engagement", "type": "score"},
+            {"name": "mrr", "type": "amount", "range": [50, 20000]},
+            {"name": "tickets", "type": "count", "polarity": "negative", "mean": 3},
+        ],
+        "segments": [
+            {"name": "growers", "count": 200, "archetype": "growth"},
+            {"name": "churners", "count": 150, "archetype": "churn"},
+        ],
+        "correlations": [{"between": ["engagement", "mrr"], "r": 0.6}],
+        "lags": [{"metric": "mrr", "follows": "engagement", "periods": 2}],
+        "events": [{"name": "churn", "when": {"metric": "engagement", "below": 0.2, "for": 2}, "terminal": True}],
+    }
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory):
+    import yaml
+
+    root = tmp_path_factory.mktemp("report")
+    path = root / "accounts.yml"
+    path.write_text(yaml.safe_dump(spec()))
+    assert main(["generate", str(path), "--out", str(root / "accounts.duckdb")]) == 0
+    assert main(["generate", str(path), "--out", str(root / "pq")]) == 0
+    _record_spec(root, path)
+    duck = write_report(root / "duck" / "report.html", duckdb=root / "accounts.duckdb")
+    parquet = write_report(root / "pq_report.html", parquet=root / "pq")
+    return {"root": root, "duckdb": root / "accounts.duckdb", "duck": duck, "parquet": parquet,
+            "figures": json.loads(duck.json.read_text()), "parquet_figures": json.loads(parquet.json.read_text())}
+
+
+def _record_spec(root, path) -> None:
+    """TEMPORARY until generation records the spec: _plotsim_spec and the manifest's `spec`, as specified."""
+    from dbt_plotsim.spec import load_spec
+
+    text = load_spec(path).model_dump_json()
+    with duckdb.connect(str(root / "accounts.duckdb")) as conn:
+        if not conn.execute("select count(*) from information_schema.tables where table_name = '_plotsim_spec'"
+                            ).fetchone()[0]:
+            conn.execute("create table _plotsim_spec as select 'accounts' as source_name, ? as spec_json", [text])
+    manifest = root / "pq" / "_plotsim_manifest.json"
+    recorded = json.loads(manifest.read_text())
+    if "spec" not in recorded:
+        manifest.write_text(json.dumps({**recorded, "spec": json.loads(text)}))
+
+
+def test_header_and_summary_count_the_marks(outputs):
+    figures = outputs["figures"]
+    head = figures["header"]
+    assert head["source"] == "accounts" and head["seed"] == 11 and head["entities"] == 350
+    assert head["window"].startswith("2024-01-01..2025-06-30")
+    sections = figures["sections"]
+    marks = [c["status"] for c in sections["correlations"] + sections["lags"] + sections["marginals"]]
+    marks += [s["status"] for s in (sections["arrivals"], sections["integrity"]) if s]
+    assert figures["summary"] == {"pass": marks.count("pass"), "warn": marks.count("warn")}
+    assert outputs["duck"].summary == f"{marks.count('pass')} pass, {marks.count('warn')} warn"
+
+
+def test_correlations_and_lags_declared_against_delivered(outputs):
+    sections = outputs["figures"]["sections"]
+    (pair,) = sections["correlations"]
+    assert (pair["metric"], pair["other"], pair["scope"], pair["declared"]) == ("engagement", "mrr", "pooled", 0.6)
+    assert abs(pair["delivered"] - 0.6) <= R_TOLERANCE and pair["status"] == "pass"
+    if sections["lags"]:  # with truth tables
+        (lag,) = sections["lags"]
+        assert (lag["metric"], lag["follows"], lag["declared"]) == ("mrr", "engagement", 2)
+        assert lag["curve"] and lag["peak"] == 2 and lag["status"] == "pass"
+
+
+def test_marginals_hold_to_the_declared_families(outputs):
+    marginals = {m["metric"]: m for m in outputs["figures"]["sections"]["marginals"]}
+    assert set(marginals) == {"engagement", "mrr", "tickets"}
+    assert (marginals["engagement"]["family"], marginals["mrr"]["family"],
+            marginals["tickets"]["family"]) == ("beta", "lognormal", "negative_binomial")
+    for m in marginals.values():
+        assert m["ks"] < KS_BOUND and m["status"] == "pass", m["ks"]
+        widths = [b - a for a, b in zip(m["histogram"]["edges"], m["histogram"]["edges"][1:])]
+        assert abs(sum(d * w for d, w in zip(m["histogram"]["density"], widths)) - 1) < 0.01  # a density
+    assert marginals["tickets"]["params"]["mean"] == 3
+
+
+def test_trajectories_rows_and_integrity(outputs):
+    sections = outputs["figures"]["sections"]
+    segments = sections["trajectories"]["segments"]
+    assert set(segments) == {"growers", "churners"}
+    for line in segments.values():
+        assert len(line["median"]) <= PERIODS
+        assert all(lo <= mid <= hi for lo, mid, hi in zip(line["p10"], line["median"], line["p90"]))
+    growers = segments["growers"]["median"]
+    assert growers[-1] > growers[0]  # growth
+    with duckdb.connect(str(outputs["duckdb"]), read_only=True) as conn:
+        assert sections["row_counts"]["fct_mrr"] == conn.execute("select count(*) from fct_mrr").fetchone()[0]
+    assert sections["integrity"]["checked"]
+    if sections["arrivals"]:
+        arrivals = sections["arrivals"]
+        assert arrivals["status"] == "pass" and sum(arrivals["ending"]) > 0
+        assert len(arrivals["active"]) == PERIODS
+
+
+def test_parquet_gives_the_same_figures(outputs):
+    duck, parquet = outputs["figures"]["sections"], outputs["parquet_figures"]["sections"]
+    for name in ("correlations", "lags", "marginals", "trajectories", "arrivals", "seasonality"):
+        assert json.dumps(duck[name], sort_keys=True) == json.dumps(parquet[name], sort_keys=True), name
+    tables = {t: n for t, n in duck["row_counts"].items() if not t.startswith("_plotsim")}
+    assert {t: parquet["row_counts"][t] for t in tables} == tables
+
+
+def test_a_missed_declared_r_is_a_warn(outputs, tmp_path):
+    copy = tmp_path / "edited.duckdb"
+    shutil.copy(outputs["duckdb"], copy)
+    with duckdb.connect(str(copy)) as conn:
+        tables = {r[0] for r in conn.execute("select table_name from information_schema.tables").fetchall()}
+        table = "_plotsim_truth_relations" if "_plotsim_truth_relations" in tables else "_plotsim_relations"
+        conn.execute(f"update {table} set declared = 0.9 where kind = 'correlation'")
+    figures = collect_report(duckdb=copy)
+    (pair,) = figures["sections"]["correlations"]
+    assert pair["declared"] == 0.9 and pair["status"] == "warn"
+    assert figures["summary"]["warn"] >= outputs["figures"]["summary"]["warn"] + 1
+
+
+def test_older_output_without_spec_is_said_not_failed(outputs, tmp_path):
+    copy = tmp_path / "older.duckdb"
+    shutil.copy(outputs["duckdb"], copy)
+    with duckdb.connect(str(copy)) as conn:
+        conn.execute("drop table if exists _plotsim_spec")
+    figures = collect_report(duckdb=copy)
+    assert figures["sections"]["marginals"] == []
+    assert any("No spec is recorded" in note for note in figures["notes"])
+    assert figures["sections"]["trajectories"]["segments"]
+
+
+def test_user_mistakes_are_one_line_exit_2(outputs, tmp_path, capsys):
+    assert main(["report", "--duckdb", str(tmp_path / "missing.duckdb")]) == 2
+    empty = tmp_path / "empty.duckdb"
+    duckdb.connect(str(empty)).close()
+    assert main(["report", "--duckdb", str(empty), "--out", str(tmp_path / "r.html")]) == 2
+    assert main(["report", "--parquet", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and all(line.startswith("error: ") for line in err), err
+    assert "no DuckDB file" in err[0] and "no synthetic source" in err[1] and "not a Parquet set" in err[2]
+
+
+def test_cli_prints_paths_and_summary(outputs, tmp_path, capsys):
+    out = tmp_path / "cli.html"
+    assert main(["report", "--duckdb", str(outputs["duckdb"]), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert str(out) in printed and str(out.with_suffix(".json")) in printed
+    assert re.search(r"\d+ pass, \d+ warn", printed)
+
+
+def test_plugin_function_writes_the_report(tmp_path):
+    from dbt_plotsim.plugin import REPORT_FUNCTION, Plugin, handle
+
+    conn = duckdb.connect()
+    try:
+        request = {"source": "accounts", "schema": "raw", "block": spec(), "project_dir": str(tmp_path)}
+        assert json.loads(handle(json.dumps(request), conn))["status"] == "generated"
+        Plugin("plotsim", None, {}).configure_connection(conn)
+        answer = json.loads(conn.execute(f"select {REPORT_FUNCTION}(?)",
+                                         [json.dumps({**request, "out": "out/r.html"})]).fetchone()[0])
+        assert answer["status"] == "written", answer
+        assert (tmp_path / "out" / "r.html").is_file() and (tmp_path / "out" / "r.json").is_file()
+        wrong = json.loads(conn.execute(f"select {REPORT_FUNCTION}(?)",
+                                        [json.dumps({**request, "schema": "nowhere"})]).fetchone()[0])
+        assert wrong["status"] == "error" and "no synthetic source" in wrong["problems"][0]
+    finally:
+        conn.close()
+
+
+def _chromium(page, tmp_path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *args, page.as_uri()],
+                          capture_output=True, text=True, timeout=90)
+
+
+def test_page_renders_in_headless_chromium(outputs, tmp_path):
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed (.ci/run installs it)")
+        pytest.skip("chromium is not installed")
+    page = outputs["duck"].html
+    shot = tmp_path / "page.png"
+    _chromium(page, tmp_path, "--window-size=1200,2000", f"--screenshot={shot}")
+    assert shot.is_file() and shot.stat().st_size > 10_000
+    try:
+        from PIL import Image, ImageStat
+    except ImportError:
+        pass
+    else:
+        spread = ImageStat.Stat(Image.open(shot).convert("L")).stddev[0]
+        assert spread > 5, spread  # not a blank page
+    dom = _chromium(page, tmp_path, "--dump-dom").stdout
+    svgs = re.findall(r"<svg\b.*?</svg>", dom, re.S)
+    assert len(svgs) >= 5, len(svgs)
+    assert all(re.search(r"<path\b[^>]*\bd=\"M", svg) for svg in svgs)
+    assert "Fidelity report: accounts" in dom
+    assert not re.search(r"""(?:src|href)=["']https?:""", page.read_text())  # nothing fetched
