@@ -53,26 +53,10 @@ def outputs(tmp_path_factory):
     path.write_text(yaml.safe_dump(spec()))
     assert main(["generate", str(path), "--out", str(root / "accounts.duckdb")]) == 0
     assert main(["generate", str(path), "--out", str(root / "pq")]) == 0
-    _record_spec(root, path)
     duck = write_report(root / "duck" / "report.html", duckdb=root / "accounts.duckdb")
     parquet = write_report(root / "pq_report.html", parquet=root / "pq")
     return {"root": root, "duckdb": root / "accounts.duckdb", "duck": duck, "parquet": parquet,
             "figures": json.loads(duck.json.read_text()), "parquet_figures": json.loads(parquet.json.read_text())}
-
-
-def _record_spec(root, path) -> None:
-    """TEMPORARY until generation records the spec: _plotsim_spec and the manifest's `spec`, as specified."""
-    from dbt_plotsim.spec import load_spec
-
-    text = load_spec(path).model_dump_json()
-    with duckdb.connect(str(root / "accounts.duckdb")) as conn:
-        if not conn.execute("select count(*) from information_schema.tables where table_name = '_plotsim_spec'"
-                            ).fetchone()[0]:
-            conn.execute("create table _plotsim_spec as select 'accounts' as source_name, ? as spec_json", [text])
-    manifest = root / "pq" / "_plotsim_manifest.json"
-    recorded = json.loads(manifest.read_text())
-    if "spec" not in recorded:
-        manifest.write_text(json.dumps({**recorded, "spec": json.loads(text)}))
 
 
 def test_header_and_summary_count_the_marks(outputs):

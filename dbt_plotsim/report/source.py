@@ -10,7 +10,8 @@ import duckdb
 
 from ..errors import PlotsimError, WriteError
 from ..state import STATE_TABLE
-from ..verify import SPEC_TABLE, _only_source, parquet_views, read_manifest
+from ..verify import _only_source, parquet_views, read_manifest
+from ..writers.spec_record import SPEC_TABLE
 from ..writers.duckdb import quote
 
 
