@@ -61,7 +61,7 @@ def correlations_chart(rows: list[dict]) -> str:
 def lag_chart(fig_data: dict) -> str:
     curve = [p for p in fig_data["curve"] if p["r"] is not None]
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(3.9, 2.5))
+        fig, ax = plt.subplots(figsize=(3.2, 2.3))
         lags = [p["lag"] for p in curve]
         ax.plot(lags, [p["r"] for p in curve], color=DELIVERED, marker="o", markersize=3, linewidth=1.4)
         ax.axhline(0, color=MUTED, linewidth=0.6)
@@ -81,7 +81,7 @@ def lag_chart(fig_data: dict) -> str:
 def marginal_chart(fig_data: dict) -> str:
     edges = fig_data["histogram"]["edges"]
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(3.9, 2.5))
+        fig, ax = plt.subplots(figsize=(3.2, 2.3))
         ax.stairs(fig_data["histogram"]["density"], edges, fill=True, color="#b6d4ec", label="output")
         ax.plot(fig_data["declared"]["x"], fig_data["declared"]["density"], color=DECLARED, linewidth=1.4,
                 label=f"declared {fig_data['family']}")

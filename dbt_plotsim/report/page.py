@@ -20,6 +20,8 @@ h2 { font-size: 17px; margin: 0 0 4px; }
 p.why { color: var(--muted); margin: 0 0 12px; }
 .grid { display: flex; flex-wrap: wrap; gap: 14px; }
 figure { margin: 0; padding: 8px; border: 1px solid var(--line); border-radius: 6px; }
+.grid figure { width: 334px; }
+.grid figure svg { width: 100%; }
 figcaption { font-size: 12.5px; color: var(--muted); }
 svg { max-width: 100%; height: auto; display: block; }
 table { border-collapse: collapse; font-size: 12.5px; margin-top: 8px; }
