@@ -23,7 +23,8 @@ KS_BOUND = 0.05  # the report's warn threshold; a few thousand values of the dec
 
 
 def spec() -> dict:
-    """Tiny: 2 segments (one churning), 18 months, 3 metrics, one correlation, one lag, a terminal event."""
+    """Tiny: 2 segments (one arriving, one churning), 18 months, 3 metrics, one correlation, one lag, a terminal
+    event."""
     return {
         "about": "report test accounts",
         "unit": "account",
@@ -35,7 +36,7 @@ def spec() -> dict:
             {"name": "tickets", "type": "count", "polarity": "negative", "mean": 3},
         ],
         "segments": [
-            {"name": "growers", "count": 200, "archetype": "growth"},
+            {"name": "growers", "count": 200, "archetype": "growth", "arrivals": {"pattern": "uniform", "until": 0.5}},
             {"name": "churners", "count": 150, "archetype": "churn"},
         ],
         "correlations": [{"between": ["engagement", "mrr"], "r": 0.6}],
@@ -209,3 +210,44 @@ def test_page_renders_in_headless_chromium(outputs, tmp_path):
     assert all(re.search(r"<path\b[^>]*\bd=\"M", svg) for svg in svgs)
     assert "Fidelity report: accounts" in dom
     assert not re.search(r"""(?:src|href)=["']https?:""", page.read_text())  # nothing fetched
+
+
+def test_truth_tables_as_the_contract_gives_them(outputs, tmp_path):
+    """Lags, arrivals and seasonality from hand-made truth tables of the documented layout."""
+    copy = tmp_path / "truth.duckdb"
+    shutil.copy(outputs["duckdb"], copy)
+    with duckdb.connect(str(copy)) as conn:
+        conn.execute("""create or replace table _plotsim_truth as
+            select first_date_key as date_key, null::varchar as segment, 'dim_account' as table_name,
+                   null::varchar as column_name, null::varchar as category, 'arriving_entities' as measure,
+                   count(*)::double as value from dim_account group by 1
+            union all select ended_date_key, null, 'dim_account', null, null, 'ending_entities', count(*)
+                   from dim_account where ended_date_key is not null group by 1
+            union all select d.date_key, null, 'dim_account', null, null, 'active_entities', count(*)
+                   from dim_date d join dim_account a on a.first_date_key <= d.date_key
+                   and (a.ended_date_key is null or a.ended_date_key >= d.date_key) group by 1
+            union all select date_key, null, 'fct_mrr', 'mrr', null, 'mean', avg(mrr) from fct_mrr group by 1""")
+        conn.execute("""create or replace table _plotsim_truth_relations as
+            select * from (values ('lag', 'mrr', 'engagement', 'pooled', 2.0, 2.0, 0.31, 5000::bigint),
+                                  ('lag', 'tickets', 'mrr', 'pooled', 3.0, 1.0, 0.05, 5000::bigint),
+                                  ('correlation', 'engagement', 'mrr', 'pooled', 0.6, 0.58, null, 6000::bigint))
+            t(kind, metric, other, scope, declared, delivered, strength, n)""")
+        conn.execute("""create or replace table _plotsim_truth_lags as
+            select 'mrr' as metric, 'engagement' as follows, lag::int as lag,
+                   0.31 - 0.05 * abs(lag - 2) as r, 5000::bigint as n from range(13) t(lag)
+            union all select 'tickets', 'mrr', lag::int, 0.2 - 0.04 * abs(lag - 1), 5000 from range(13) t(lag)""")
+    sections = collect_report(duckdb=copy)["sections"]
+    lags = {lag["metric"]: lag for lag in sections["lags"]}
+    assert (lags["mrr"]["peak"], lags["mrr"]["status"], len(lags["mrr"]["curve"])) == (2, "pass", 13)
+    assert (lags["tickets"]["declared"], lags["tickets"]["peak"], lags["tickets"]["status"]) == (3, 1, "warn")
+    (pair,) = sections["correlations"]
+    assert pair["n"] == 6000 and pair["measured_by"] == "the output rows" and pair["status"] == "pass"
+    arrivals = sections["arrivals"]
+    assert arrivals["status"] == "pass" and len(arrivals["active"]) == PERIODS
+    with duckdb.connect(str(copy), read_only=True) as conn:
+        entities, ended = conn.execute("select count(*), count(ended_date_key) from dim_account").fetchone()
+    assert sum(arrivals["arriving"]) == entities and sum(arrivals["ending"]) == ended > 0
+    line = sections["seasonality"]["metrics"]["mrr"]
+    assert len(line["normalised"]) == PERIODS and abs(sum(line["normalised"]) / PERIODS - 1) < 1e-9
+    page = write_report(tmp_path / "truth.html", duckdb=copy).html.read_text()
+    assert page.count("<svg") >= 5 + 2  # the two lag curves, arrivals and seasonality drawn too

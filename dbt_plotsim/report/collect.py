@@ -34,12 +34,13 @@ def unit_of(opened: Opened) -> str | None:
 def correlations(opened: Opened) -> list[dict]:
     if RELATIONS in opened.tables:
         rows = opened.conn.execute(
-            f"select metric, other, scope, declared, delivered, n from {opened.relation(RELATIONS)} "
+            f"select metric, other, scope, declared::double, delivered::double, n from {opened.relation(RELATIONS)} "
             "where kind = 'correlation' order by metric, other, scope").fetchall()
         measured = "the output rows"
     elif RECORDED in opened.tables:
         rows = opened.conn.execute(
-            f"select metric, other, scope, declared, delivered, null from {opened.relation(RECORDED)} "
+            f"select metric, other, scope, declared::double, delivered::double, null "
+            f"from {opened.relation(RECORDED)} "
             "where kind = 'correlation' and source_name = ? order by metric, other, scope", [opened.name]).fetchall()
         measured = "calibration (no truth tables in this output)"
     else:
@@ -57,12 +58,13 @@ def lags(opened: Opened) -> list[dict]:
     if RELATIONS not in opened.tables:
         return []
     declared = opened.conn.execute(
-        f"select metric, other, declared, delivered, strength, n from {opened.relation(RELATIONS)} "
+        f"select metric, other, declared::double, delivered::double, strength::double, n "
+        f"from {opened.relation(RELATIONS)} "
         "where kind = 'lag' order by metric, other").fetchall()
     curves: dict[tuple, list] = {}
     if LAGS in opened.tables:
         for metric, follows, lag, r, n in opened.conn.execute(
-                f"select metric, follows, lag, r, n from {opened.relation(LAGS)} order by metric, follows, lag"
+                f"select metric, follows, lag, r::double, n from {opened.relation(LAGS)} order by metric, follows, lag"
         ).fetchall():
             curves.setdefault((metric, follows), []).append({"lag": int(lag), "r": r, "n": n})
     out = []
@@ -81,7 +83,7 @@ def truth_series(opened: Opened, where: str, params: list) -> dict[tuple, dict[i
     """Overall (all segments) truth figures per (table, column, measure): {date_key: value}."""
     out: dict[tuple, dict[int, float]] = {}
     for table, column, measure, key, value in opened.conn.execute(
-            f"select table_name, column_name, measure, date_key, value from {opened.relation(TRUTH)} "
+            f"select table_name, column_name, measure, date_key, value::double from {opened.relation(TRUTH)} "
             f"where segment is null and category is null and date_key is not null and {where} order by date_key",
             params).fetchall():
         out.setdefault((table, column, measure), {})[int(key)] = value
