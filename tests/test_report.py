@@ -251,3 +251,27 @@ def test_truth_tables_as_the_contract_gives_them(outputs, tmp_path):
     assert len(line["normalised"]) == PERIODS and abs(sum(line["normalised"]) / PERIODS - 1) < 1e-9
     page = write_report(tmp_path / "truth.html", duckdb=copy).html.read_text()
     assert page.count("<svg") >= 5 + 2  # the two lag curves, arrivals and seasonality drawn too
+
+
+def test_ks_statistic_matches_scipy_and_sees_the_seasonal_mixture():
+    import numpy as np
+    from scipy import stats
+
+    from dbt_plotsim.engine.marginals import resolve
+    from dbt_plotsim.report.marginals import ks_statistic
+    from dbt_plotsim.spec.metrics import Metric
+
+    base = resolve(Metric(name="spend", type="measure", distribution="lognormal", range=[10, 5000]))
+    rng = np.random.default_rng(5)
+    values = base.values(rng.random(4000))
+    lo, hi = base.u_bounds
+    expected = stats.kstest(values, lambda x: (base.dist.cdf(x) - lo) / (hi - lo)).statistic
+    assert abs(ks_statistic(values, [(base, 1.0)], False) - expected) < 1e-12
+    # half the rows in months scaled by 1.5: held to the mixture they pass, to the plain family they do not
+    seasonal = np.concatenate([base.values(rng.random(4000)), base.scaled(1.5).values(rng.random(4000))])
+    mixture = [(base, 0.5), (base.scaled(1.5), 0.5)]
+    assert ks_statistic(seasonal, mixture, False) < 0.03 < 0.1 < ks_statistic(seasonal, [(base, 1.0)], False)
+    counts = resolve(Metric(name="tickets", type="count", mean=3))
+    drawn = counts.values(rng.random(4000))
+    assert ks_statistic(drawn, [(counts, 1.0)], True) < 0.03
+    assert ks_statistic(drawn + 1, [(counts, 1.0)], True) > 0.1  # shifted by one: caught

@@ -115,11 +115,12 @@ def arrivals_chart(fig_data: dict) -> str:
         twin = ax.twinx()
         twin.plot(x, fig_data["active"], color=DELIVERED, linewidth=1.8, label="active")
         twin.set_ylabel("active entities")
+        twin.set_ylim(bottom=0)
         twin.grid(False)
         _ticks(ax, fig_data["periods"])
         handles = ax.get_legend_handles_labels()
         more = twin.get_legend_handles_labels()
-        ax.legend(handles[0] + more[0], handles[1] + more[1], loc="upper left", ncol=3)
+        ax.legend(handles[0] + more[0], handles[1] + more[1], loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3)
         return _svg(fig)
 
 
@@ -134,5 +135,5 @@ def seasonality_chart(fig_data: dict) -> str:
         ax.axhline(1.0, color=MUTED, linewidth=0.6)
         ax.set_ylabel("mean / window mean")
         _ticks(ax, fig_data["periods"])
-        ax.legend(loc="upper left", ncol=min(4, len(fig_data["metrics"])))
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=min(5, len(fig_data["metrics"])))
         return _svg(fig)
