@@ -139,10 +139,14 @@ def test_older_output_without_spec_is_said_not_failed(outputs, tmp_path):
     shutil.copy(outputs["duckdb"], copy)
     with duckdb.connect(str(copy)) as conn:
         conn.execute("drop table if exists _plotsim_spec")
+        conn.execute("drop table trajectory")
     figures = collect_report(duckdb=copy)
     assert figures["sections"]["marginals"] == []
     assert any("No spec is recorded" in note for note in figures["notes"])
-    assert figures["sections"]["trajectories"]["segments"]
+    trajectories = figures["sections"]["trajectories"]  # without a trajectory table: of the first metric
+    assert (trajectories["table"], trajectories["column"]) == ("fct_engagement", "engagement")
+    assert set(trajectories["segments"]) == {"growers", "churners"}
+    assert "Fidelity report: accounts" in write_report(tmp_path / "older.html", duckdb=copy).html.read_text()
 
 
 def test_user_mistakes_are_one_line_exit_2(outputs, tmp_path, capsys):

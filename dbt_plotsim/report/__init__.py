@@ -9,6 +9,7 @@ The JSON beside the page (same stem, .json) holds every figure the page draws, e
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,7 +81,7 @@ def write_report(out: str | Path, **where) -> Written:
     data = html.with_suffix(".json")
     page = render(report)
     html.write_text(page, encoding="utf-8")
-    data.write_text(json.dumps(report, indent=1, default=_plain) + "\n", encoding="utf-8")
+    data.write_text(json.dumps(_finite(report), indent=1, default=_plain, allow_nan=False) + "\n", encoding="utf-8")
     return Written(html, data, report["summary"]["pass"], report["summary"]["warn"])
 
 
@@ -103,6 +104,17 @@ def _header(opened) -> dict:
                        "window": f"{window.start}..{window.end} ({window.grain})"
                                  + (f", as of {window.as_of}" if window.as_of else "")})
     return header
+
+
+def _finite(value):
+    """NaN and infinities as null: the JSON stays standard (a constant column has no r)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _plain(value):
