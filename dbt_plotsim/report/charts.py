@@ -38,7 +38,7 @@ def _ticks(ax, labels: list[str], most: int = 8) -> None:
 
 def correlations_chart(rows: list[dict]) -> str:
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(rows) + 0.9))
+        fig, ax = plt.subplots(figsize=(6.4, 0.32 * len(rows) + 0.9))
         for i, row in enumerate(rows):
             ax.plot([row["declared"] - row["tolerance"], row["declared"] + row["tolerance"]], [i, i],
                     color=GRID, linewidth=7, solid_capstyle="butt")
@@ -50,7 +50,7 @@ def correlations_chart(rows: list[dict]) -> str:
         ax.set_yticks(range(len(rows)))
         ax.set_yticklabels([f"{r['metric']} ~ {r['other']}" + ("" if r["scope"] == "pooled" else f" ({r['scope']})")
                             for r in rows])
-        ax.invert_yaxis()
+        ax.set_ylim(len(rows) - 0.4, -0.6)  # first row on top, half a row of margin
         ax.set_xlim(-1.05, 1.05)
         ax.axvline(0, color=MUTED, linewidth=0.6)
         ax.set_xlabel("Pearson r")

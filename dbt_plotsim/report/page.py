@@ -14,6 +14,8 @@ header { background: #102a43; color: #f0f4f8; padding: 24px 32px; }
 header h1 { margin: 0 0 4px; font-size: 22px; }
 header p { margin: 2px 0; color: #bcccdc; }
 header .summary { margin-top: 10px; font-size: 16px; color: #fff; }
+nav { margin-top: 10px; color: #9fb3c8; font-size: 13px; }
+nav a { color: #d9e2ec; text-decoration: none; } nav a:hover { text-decoration: underline; }
 main { max-width: 1120px; margin: 0 auto; padding: 8px 24px 40px; }
 section { background: #fff; border: 1px solid var(--line); border-radius: 8px; margin: 18px 0; padding: 16px 20px; }
 h2 { font-size: 17px; margin: 0 0 4px; }
@@ -152,6 +154,23 @@ def integrity(data: dict, counts: dict[str, int]) -> str:
     return _section("integrity", "7. Key integrity and row counts", why, body)
 
 
+TITLES = (("correlations", "Correlations"), ("lags", "Lags"), ("marginals", "Marginals"),
+          ("trajectories", "Trajectories"), ("arrivals", "Arrivals and churn"), ("seasonality", "Seasonality"),
+          ("integrity", "Keys and rows"))
+
+
+def _contents(sections: dict) -> str:
+    """Links to the sections, each with its count of warns (or passes)."""
+    links = []
+    for key, title in TITLES:
+        value = sections.get(key)
+        figures = value if isinstance(value, list) else [value] if value else []
+        marks = [f.get("status") for f in figures]
+        badge = (mark("warn") if "warn" in marks else mark("pass") if "pass" in marks else "")
+        links.append(f'<a href="#{key}">{escape(title)}</a> {badge}')
+    return f'<nav>{" · ".join(links)}</nav>'
+
+
 def render(report: dict) -> str:
     head = report["header"]
     summary = report["summary"]
@@ -163,6 +182,7 @@ def render(report: dict) -> str:
                      f"{escape(head['unit'])} entities")
     notes = "".join(_missing(n) for n in report["notes"])
     s = report["sections"]
+    nav = _contents(s)
     body = "".join([correlations(s["correlations"]), lags(s["lags"]), marginals(s["marginals"], head.get("window") is not None),
                     trajectories(s["trajectories"]), arrivals(s["arrivals"]), seasonality(s["seasonality"]),
                     integrity(s["integrity"], s["row_counts"])])
@@ -172,4 +192,4 @@ def render(report: dict) -> str:
             f"<header><h1>Fidelity report: {escape(head['source'])}</h1>"
             + "".join(f"<p>{f}</p>" for f in facts)
             + f"<p class=\"summary\">{mark('pass')} {summary['pass']} pass &nbsp; {mark('warn')} {summary['warn']} warn"
-            f"</p></header><main>{notes}{body}</main></body></html>\n")
+            f"</p>{nav}</header><main>{notes}{body}</main></body></html>\n")
