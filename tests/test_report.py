@@ -119,6 +119,7 @@ def test_parquet_gives_the_same_figures(outputs):
         assert json.dumps(duck[name], sort_keys=True) == json.dumps(parquet[name], sort_keys=True), name
     tables = {t: n for t, n in duck["row_counts"].items() if not t.startswith("_plotsim")}
     assert {t: parquet["row_counts"][t] for t in tables} == tables
+    assert "_plotsim_relations" not in parquet["row_counts"]  # only the set's own tables
 
 
 def test_a_missed_declared_r_is_a_warn(outputs, tmp_path):

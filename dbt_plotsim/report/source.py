@@ -25,6 +25,7 @@ class Opened:
     tables: set[str]
     notes: list[str] = field(default_factory=list)  # what the page says is missing
     owned: bool = True  # closed with the report (not a connection dbt lent)
+    recorded: list[dict] | None = None  # a Parquet set's relations as calibration measured them (its manifest)
 
     def relation(self, table: str) -> str:
         return f"{quote(self.schema)}.{quote(table)}"
@@ -75,21 +76,11 @@ def open_parquet(directory: str | Path) -> Opened:
         raise WriteError(f"no Parquet set at {directory} (not a directory)")
     manifest, files = read_manifest(directory)
     conn = parquet_views(directory, files)
-    _recorded_relations(conn, directory.name, manifest.get("relations"))
     opened = Opened(conn, "data", directory.name, str(directory), None, _tables(conn, "data"))
+    relations = manifest.get("relations")
+    opened.recorded = [r for r in relations if isinstance(r, dict)] if isinstance(relations, list) else []
     _adopt_spec(opened, manifest.get("spec"))
     return opened
-
-
-def _recorded_relations(conn, name: str, relations) -> None:
-    """The manifest's relations as the table a DuckDB source keeps them in (read when no truth tables)."""
-    if not isinstance(relations, list) or not relations:
-        return
-    conn.execute("create table data._plotsim_relations (source_name varchar, kind varchar, metric varchar, "
-                 "other varchar, declared double, delivered double, scope varchar)")
-    conn.executemany("insert into data._plotsim_relations values (?, ?, ?, ?, ?, ?, ?)",
-                     [[name, r.get("kind"), r.get("metric"), r.get("other"), r.get("declared"), r.get("delivered"),
-                       r.get("scope")] for r in relations if isinstance(r, dict)])
 
 
 def _tables(conn, schema: str) -> set[str]:
