@@ -169,18 +169,21 @@ def test_cli_prints_paths_and_summary(outputs, tmp_path, capsys):
     assert re.search(r"\d+ pass, \d+ warn", printed)
 
 
-def test_plugin_function_writes_the_report(tmp_path):
-    from dbt_plotsim.plugin import REPORT_FUNCTION, Plugin, handle
+def test_plugin_function_writes_the_report(outputs, tmp_path):
+    """The SQL function dbt's connection gets, on that connection (a copy of the generated file here)."""
+    from dbt_plotsim.plugin import REPORT_FUNCTION, Plugin
 
-    conn = duckdb.connect()
+    copy = tmp_path / "dbt.duckdb"
+    shutil.copy(outputs["duckdb"], copy)
+    conn = duckdb.connect(str(copy))
     try:
-        request = {"source": "accounts", "schema": "raw", "block": spec(), "project_dir": str(tmp_path)}
-        assert json.loads(handle(json.dumps(request), conn))["status"] == "generated"
         Plugin("plotsim", None, {}).configure_connection(conn)
-        answer = json.loads(conn.execute(f"select {REPORT_FUNCTION}(?)",
-                                         [json.dumps({**request, "out": "out/r.html"})]).fetchone()[0])
+        request = {"source": "accounts", "schema": "main", "block": spec(), "project_dir": str(tmp_path),
+                   "out": "out/r.html"}
+        answer = json.loads(conn.execute(f"select {REPORT_FUNCTION}(?)", [json.dumps(request)]).fetchone()[0])
         assert answer["status"] == "written", answer
         assert (tmp_path / "out" / "r.html").is_file() and (tmp_path / "out" / "r.json").is_file()
+        assert (answer["pass"], answer["warn"]) == (outputs["duck"].passed, outputs["duck"].warned)
         wrong = json.loads(conn.execute(f"select {REPORT_FUNCTION}(?)",
                                         [json.dumps({**request, "schema": "nowhere"})]).fetchone()[0])
         assert wrong["status"] == "error" and "no synthetic source" in wrong["problems"][0]
