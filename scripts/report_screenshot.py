@@ -5,6 +5,7 @@ page's top in headless Chromium, reduced to a palette PNG if it is over 400 KB.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -28,12 +29,12 @@ def main() -> int:
         return 1
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        db = tmp / "saas.duckdb"
-        if cli(["generate", str(ROOT / "dbt_plotsim" / "templates" / "saas.yml"), "--out", str(db)]) != 0:
+        os.chdir(tmp)  # the page names the file as given: saas.duckdb
+        if cli(["generate", str(ROOT / "dbt_plotsim" / "templates" / "saas.yml"), "--out", "saas.duckdb"]) != 0:
+            return 1
+        if cli(["report", "--duckdb", "saas.duckdb", "--out", "saas.html"]) != 0:
             return 1
         page = tmp / "saas.html"
-        if cli(["report", "--duckdb", str(db), "--out", str(page)]) != 0:
-            return 1
         shot = tmp / "shot.png"
         subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
