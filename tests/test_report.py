@@ -160,9 +160,11 @@ def test_user_mistakes_are_one_line_exit_2(outputs, tmp_path, capsys):
     duckdb.connect(str(empty)).close()
     assert main(["report", "--duckdb", str(empty), "--out", str(tmp_path / "r.html")]) == 2
     assert main(["report", "--parquet", str(tmp_path)]) == 2
+    assert main(["report", "--duckdb", str(outputs["duckdb"]), "--out", str(tmp_path / "r.pdf")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 3 and all(line.startswith("error: ") for line in err), err
+    assert len(err) == 4 and all(line.startswith("error: ") for line in err), err
     assert "no DuckDB file" in err[0] and "no synthetic source" in err[1] and "not a Parquet set" in err[2]
+    assert "an HTML page" in err[3] and not (tmp_path / "r.json").exists()
 
 
 def test_cli_prints_paths_and_summary(outputs, tmp_path, capsys):

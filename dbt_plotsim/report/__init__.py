@@ -73,10 +73,10 @@ def write_report(out: str | Path, **where) -> Written:
     """Write the HTML page to `out` and the JSON beside it; `where`: duckdb (+ schema, source) or parquet."""
     from .page import render
 
-    report = collect_report(**where)
     html = Path(out)
     if html.suffix.lower() not in (".html", ".htm"):
-        raise WriteError(f"--out {out}: the report is an HTML page, name it <something>.html")
+        raise WriteError(f"out {out}: the report is an HTML page; name it <name>.html (the JSON goes beside it)")
+    report = collect_report(**where)
     html.parent.mkdir(parents=True, exist_ok=True)
     data = html.with_suffix(".json")
     page = render(report)
