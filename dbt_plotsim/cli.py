@@ -66,6 +66,16 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--parquet", metavar="DIR", help="a Parquet set written by dbt-plotsim generate")
     check.add_argument("--schema", default="main", help="with --duckdb: the source's schema (default: main)")
     check.add_argument("--source", help="with --duckdb: the source, when the schema holds several")
+    report = commands.add_parser("report", help=(
+        "write a fidelity report of a generated source: one self-contained HTML page (declared against "
+        "delivered correlations, lags, distributions; trajectories, arrivals, seasonality, keys) and a JSON"))
+    where = report.add_mutually_exclusive_group(required=True)
+    where.add_argument("--duckdb", metavar="FILE", help="a DuckDB file written by dbt-plotsim or dbt")
+    where.add_argument("--parquet", metavar="DIR", help="a Parquet set written by dbt-plotsim generate")
+    report.add_argument("--schema", default="main", help="with --duckdb: the source's schema (default: main)")
+    report.add_argument("--source", help="with --duckdb: the source, when the schema holds several")
+    report.add_argument("--out", default="report.html", help="the HTML page (default: report.html); the JSON "
+                        "is written beside it with the same name")
     commands.add_parser("templates", help="list the bundled domain templates")
     show = commands.add_parser("template", help="print a bundled template (a complete spec to start from)")
     show.add_argument("name", metavar="NAME")
@@ -130,6 +140,8 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "verify":
         return _verify(args)
+    if args.command == "report":
+        return _report(args)
     spec = _load(args)
     from .engine.plan import plan_for
 
@@ -178,6 +190,17 @@ def _verify(args: argparse.Namespace) -> int:
         print(f"FAIL {line}")
     print("verified: every check holds" if found.ok else f"{len(found.failures)} check(s) failed")
     return 0 if found.ok else 1
+
+
+def _report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    if args.parquet:
+        written = write_report(args.out, parquet=args.parquet)
+    else:
+        written = write_report(args.out, duckdb=args.duckdb, schema=args.schema, source=args.source)
+    print(f"wrote {written.html} and {written.json}: {written.summary}")
+    return 0
 
 
 def _into_duckdb(args: argparse.Namespace, spec):

@@ -1,4 +1,5 @@
-"""dbt-duckdb plugin: gives dbt's DuckDB connection the `plotsim_generate(request)` SQL function.
+"""dbt-duckdb plugin: gives dbt's DuckDB connection the `plotsim_generate(request)` and
+`plotsim_report(request)` SQL functions.
 
 Enable it in profiles.yml:
 
@@ -8,7 +9,8 @@ Enable it in profiles.yml:
 
 The `generate_synthetic` macro calls the function once per synthetic source with a JSON request
 ({source, schema, block, project_dir, force}); it answers with a JSON outcome. A user's mistake comes back
-as {"status": "error", "problems": [...]}, never as a traceback.
+as {"status": "error", "problems": [...]}, never as a traceback. The `plotsim_report` macro calls the second
+with {source, schema, block, project_dir, out} and gets {status: "written", html, json, pass, warn}.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from typing import Any
 from dbt.adapters.duckdb.plugins import BasePlugin
 
 FUNCTION = "plotsim_generate"
+REPORT_FUNCTION = "plotsim_report"
 
 
 def handle(request_json: str, conn) -> str:
@@ -37,6 +40,33 @@ def handle(request_json: str, conn) -> str:
         return json.dumps({"status": outcome.status, **outcome.as_dict()})
     except SpecError as exc:
         return json.dumps({"status": "error", "problems": exc.lines()})
+    except PlotsimError as exc:
+        return json.dumps({"status": "error", "problems": [str(exc)]})
+    except KeyboardInterrupt as exc:
+        return interrupted(request_json, exc)
+    except Exception as exc:  # a bug: one line, the traceback saved for the report
+        return json.dumps({"status": "bug", "problems": [report_bug(exc)]})
+
+
+def handle_report(request_json: str, conn) -> str:
+    """Write the fidelity report of one source (its tables in `conn`, or its Parquet set); a JSON outcome."""
+    from pathlib import Path
+
+    from .errors import PlotsimError
+    from .interrupts import report_bug
+    from .report import write_report
+
+    try:
+        request = json.loads(request_json)
+        root = Path(project_dir(request.get("project_dir")))
+        block = request.get("block") or {}
+        out = root / (request.get("out") or f"target/plotsim_report_{request['source']}.html")
+        if isinstance(block, dict) and block.get("output") == "parquet" and block.get("path"):
+            written = write_report(out, parquet=root / str(block["path"]))
+        else:
+            written = write_report(out, conn=conn, schema=request["schema"], source=request["source"])
+        return json.dumps({"status": "written", "html": str(written.html), "json": str(written.json),
+                           "pass": written.passed, "warn": written.warned})
     except PlotsimError as exc:
         return json.dumps({"status": "error", "problems": [str(exc)]})
     except KeyboardInterrupt as exc:
@@ -106,3 +136,12 @@ class Plugin(BasePlugin):
                 return interrupted(request_json, exc)
 
         conn.create_function(FUNCTION, generate, ["VARCHAR"], "VARCHAR", side_effects=True)
+
+        def report(request_json: str) -> str:
+            cursor = conn.cursor()
+            try:
+                return handle_report(request_json, cursor)
+            finally:
+                cursor.close()
+
+        conn.create_function(REPORT_FUNCTION, report, ["VARCHAR"], "VARCHAR", side_effects=True)

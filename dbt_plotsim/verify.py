@@ -50,27 +50,50 @@ def verify_duckdb(database: str | Path, schema: str, source: str | None = None) 
         raise WriteError(f"no DuckDB file at {database}")
     conn = duckdb.connect(str(database), read_only=True)
     try:
-        source = source or _only_source(conn, schema)
-        found = Findings()
-        recorded = recorded_digests(conn, schema, source)
-        if recorded is None:
-            found.failures.append(f"content: no digests recorded for source {source} in schema {schema}")
-        else:
-            _check_digests(conn, schema, recorded, found)
-        spec = _spec_from_table(conn, schema, source)
-        _check_data(conn, schema, source, spec, found)
-        return found
+        return verify_connection(conn, schema, source)
     finally:
         conn.close()
 
 
-def verify_parquet(directory: str | Path) -> Findings:
-    directory = Path(directory)
+def verify_connection(conn, schema: str, source: str | None = None) -> Findings:
+    """The checks of a source's tables in an open DuckDB connection (dbt's, inside the plugin)."""
+    source = source or _only_source(conn, schema)
+    found = Findings()
+    recorded = recorded_digests(conn, schema, source)
+    if recorded is None:
+        found.failures.append(f"content: no digests recorded for source {source} in schema {schema}")
+    else:
+        _check_digests(conn, schema, recorded, found)
+    spec = _spec_from_table(conn, schema, source)
+    _check_data(conn, schema, source, spec, found)
+    return found
+
+
+def read_manifest(directory: Path) -> tuple[dict, dict[str, list[str]]]:
+    """A Parquet set's manifest and its files per table; WriteError when it is not one."""
     try:
         manifest = json.loads((directory / MANIFEST).read_text())
         files = manifest.get("files") or {t: [f"{t}.parquet"] for t in manifest["tables"]}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise WriteError(f"{directory} is not a Parquet set written by dbt-plotsim ({exc})") from None
+    return manifest, files
+
+
+def parquet_views(directory: Path, files: dict[str, list[str]], schema: str = "data"):
+    """An in-memory DuckDB with a view per table over the set's files that exist, in `schema`."""
+    conn = duckdb.connect()
+    conn.execute(f"create schema {quote(schema)}")
+    for table, names in files.items():
+        listed = ", ".join("'" + str((directory / n).resolve()).replace("'", "''") + "'" for n in names
+                           if (directory / n).is_file())
+        if listed:
+            conn.execute(f"create view {quote(schema)}.{quote(table)} as select * from read_parquet([{listed}])")
+    return conn
+
+
+def verify_parquet(directory: str | Path) -> Findings:
+    directory = Path(directory)
+    manifest, files = read_manifest(directory)
     found = Findings()
     hashes = manifest.get("sha256")
     if not hashes:
@@ -83,14 +106,8 @@ def verify_parquet(directory: str | Path) -> Findings:
             elif hashes and file_sha256(path) != hashes.get(name):
                 found.failures.append(f"content: {table}: file {name} changed since generation (SHA-256 differs)")
     found.checked.append(f"content: {sum(len(n) for n in files.values())} files")
-    conn = duckdb.connect()
+    conn = parquet_views(directory, files)
     try:
-        conn.execute("create schema data")
-        for table, names in files.items():
-            listed = ", ".join("'" + str((directory / n).resolve()).replace("'", "''") + "'" for n in names
-                               if (directory / n).is_file())
-            if listed:
-                conn.execute(f"create view data.{quote(table)} as select * from read_parquet([{listed}])")
         spec = _parsed(manifest.get("spec"))
         _check_data(conn, "data", directory.name, spec, found)
     finally:

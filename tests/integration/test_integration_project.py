@@ -338,3 +338,17 @@ def test_a_source_grown_load_by_load_feeds_incremental_models_and_snapshots(it, 
     assert outcome == {"snapshot_rebuilds_the_history": "pass", "wrong_snapshot_misses_the_history": "fail"}
     versions = query(db, "select count(*), count(*) filter (where not is_current) from it_growing.dim_account_plan_history")[0]
     assert versions[0] > 300 and versions[1] > 50  # changes and closed versions to rebuild
+
+
+def test_report_run_operation_writes_page_and_json(it, log, tmp_path):
+    """From dbt's own connection (DuckDB source) and from a Parquet source's files."""
+    import json
+
+    for source in ("saas", "stores"):
+        out = tmp_path / f"{source}.html"
+        result = it["run"]("run-operation", "dbt_plotsim.plotsim_report", "--args",
+                           json.dumps({"source": source, "out": str(out)}))
+        assert result.success, result.exception or log.text()
+        assert f"Fidelity report of {source}:" in log.text() and str(out) in log.text()
+        figures = json.loads(out.with_suffix(".json").read_text())
+        assert figures["header"]["source"] == source and figures["sections"]["marginals"]
