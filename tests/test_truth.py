@@ -189,3 +189,29 @@ def test_truth_off_writes_no_truth_tables():
     spec.setdefault("tables", {})["truth"] = False
     names = set(stream(parse_spec(spec)).schemas)
     assert not names & {TRUTH_TABLE, RELATIONS_TABLE, LAGS_TABLE}
+
+
+def test_a_panel_without_holes_sums_the_same_bits_as_the_general_path():
+    """truth_lags.LagStats takes a matrix path for rows without holes; a chunk with a hole takes the general
+    one, so both must add the same numbers in the same order."""
+    import numpy as np
+
+    from dbt_plotsim.engine.truth_lags import LagStats
+
+    rng = np.random.default_rng(7)
+    periods, entities = 14, 300
+    first = rng.integers(0, 6, entities)
+    ids = np.repeat(np.arange(entities), periods - first)
+    period = np.concatenate([np.arange(f, periods) for f in first])
+    follower, driver = rng.normal(size=ids.size), rng.normal(size=ids.size)
+    follower[rng.random(ids.size) < 0.05] = np.nan
+    block = ids // 64
+    lag = type("Lag", (), {"periods": 3})()
+    panel, general = LagStats(lag, 12, periods), LagStats(lag, 12, periods)
+    panel.observe(block, ids, period, follower, driver)
+    general._general(block, ids, period, follower, driver)
+    assert np.array_equal(panel.change_sums, general.change_sums)
+    for k in range(13):
+        assert panel.sums[k].keys() == general.sums[k].keys()
+        for gap in panel.sums[k]:
+            assert np.array_equal(panel.sums[k][gap], general.sums[k][gap]), (k, gap)

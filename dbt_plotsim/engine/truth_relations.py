@@ -11,14 +11,14 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from .block_sums import BlockOrder, add_by_block, local_blocks
+from .block_sums import BlockOrder, local_blocks
 from .calendar import date_keys
 from .regimes import regime_columns
+from .truth_lags import LagStats, max_lag
 from .tables import unit_key
 
 RELATIONS_TABLE = "_plotsim_truth_relations"
 LAGS_TABLE = "_plotsim_truth_lags"
-MAX_LAG = 12  # the lag_coherence test's default search
 
 
 def _schema(description: str, columns: dict[str, tuple[pa.DataType, str]]) -> pa.Schema:
@@ -110,7 +110,7 @@ class RelationStats:
                 mask[columns[columns < periods]] = True
                 labels = [f"{label}[{corr.during.label}]" for label in labels]
             self.correlations.append((corr, labels, groups, mask, Moments(len(labels))))
-        self.lags = [LagStats(lag, _max_lag(lag.periods), periods) for lag in spec.lags]
+        self.lags = [LagStats(lag, max_lag(lag.periods), periods) for lag in spec.lags]
         self.period_keys = date_keys(plan.starts)[:periods]
 
     def schemas(self) -> dict[str, pa.Schema]:
@@ -202,10 +202,6 @@ def _sorted_union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return both[np.concatenate([[True], both[1:] != both[:-1]])] if both.size else both
 
 
-def _max_lag(declared: int) -> int:
-    return MAX_LAG if declared <= MAX_LAG else declared + 1
-
-
 def _number(value):
     return None if value is None or value != value else float(value)
 
@@ -213,66 +209,3 @@ def _number(value):
 def _append(rows: dict, *values) -> None:
     for name, value in zip(RELATIONS_SCHEMA.names, values):
         rows[name].append(int(value) if name == "n" else _number(value) if isinstance(value, (float, np.floating)) else value)
-
-
-class LagStats:
-    """Per lag k, gap in periods between the paired rows (k itself in a panel without holes) and follower
-    period: sums of the pairs of changes; and each period's mean change, so the time-demeaned r at every k
-    follows at the end."""
-
-    def __init__(self, lag, max_lag: int, periods: int):
-        self.lag, self.max_lag, self.periods = lag, max_lag, periods
-        self.change_sums = np.zeros((2, 2, periods))  # (follower, driver) x (count, sum) per period
-        self.sums: list[dict[int, np.ndarray]] = [{} for _ in range(max_lag + 1)]  # k -> gap -> (6, periods)
-
-    def observe(self, block, ids, period, follower, driver) -> None:
-        same = np.zeros(ids.size, dtype=bool)
-        same[1:] = ids[1:] == ids[:-1]
-        changes = []
-        for values in (follower, driver):
-            change = np.full(ids.size, np.nan)
-            change[1:] = values[1:] - values[:-1]
-            changes.append(np.where(same, change, np.nan))
-        for side, change in enumerate(changes):
-            valid = ~np.isnan(change)
-            self.change_sums[side, 0] += np.bincount(period[valid], minlength=self.periods)
-            self.change_sums[side, 1] = add_by_block(self.change_sums[side, 1], block[valid], period[valid], change[valid])
-        f, d = changes
-        for k in range(min(self.max_lag + 1, ids.size)):
-            later, earlier = slice(k, None), slice(None, ids.size - k)
-            keep = (ids[later] == ids[earlier]) & ~np.isnan(f[later]) & ~np.isnan(d[earlier])
-            fk, dk = f[later][keep], d[earlier][keep]
-            at, pairs_block = period[later][keep], block[later][keep]
-            gap = at - period[earlier][keep]
-            gaps = np.flatnonzero(np.bincount(gap)) if gap.size else []
-            for g in gaps:
-                mine = slice(None) if len(gaps) == 1 else gap == g
-                blocks = local_blocks(pairs_block[mine])
-                total = self.sums[k].setdefault(int(g), np.zeros((6, self.periods)))
-                for stat, weights in enumerate((None, fk, dk, fk * fk, dk * dk, fk * dk)):
-                    total[stat] = add_by_block(total[stat], blocks, at[mine], None if weights is None else weights[mine])
-
-    def curve(self) -> tuple[np.ndarray, np.ndarray]:
-        """(r, pairs) at k = 0..max_lag."""
-        with np.errstate(invalid="ignore", divide="ignore"):
-            means = self.change_sums[:, 1] / self.change_sums[:, 0]
-        r = np.full(self.max_lag + 1, np.nan)
-        n = np.zeros(self.max_lag + 1, dtype=np.int64)
-        follower = np.arange(self.periods)
-        for k in range(self.max_lag + 1):
-            moments = np.zeros(6)  # count, sx, sy, sxx, syy, sxy of the demeaned changes
-            for g in sorted(self.sums[k]):
-                count, sf, sd, sff, sdd, sfd = self.sums[k][g]
-                used = count > 0
-                a = means[0][follower[used]]
-                b = means[1][follower[used] - g]
-                count, sf, sd, sff, sdd, sfd = (x[used] for x in (count, sf, sd, sff, sdd, sfd))
-                moments += [count.sum(), (sf - count * a).sum(), (sd - count * b).sum(),
-                            (sff - 2 * a * sf + count * a * a).sum(), (sdd - 2 * b * sd + count * b * b).sum(),
-                            (sfd - b * sf - a * sd + count * a * b).sum()]
-            total, sx, sy, sxx, syy, sxy = moments
-            n[k] = int(total)
-            if total > 0:
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    r[k] = (total * sxy - sx * sy) / np.sqrt((total * sxx - sx * sx) * (total * syy - sy * sy))
-        return r, n
