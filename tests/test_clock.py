@@ -82,6 +82,8 @@ def test_one_step_from_the_first_clock_to_the_end_is_the_same(story):
 def assert_grows(before: dict[str, pa.Table], after: dict[str, pa.Table], bound: int) -> None:
     """Every row of `before` is in `after` (revealed columns aside); period tables: exactly the rows to `bound`."""
     for name, table in before.items():
+        if name.startswith("_plotsim_truth"):  # derived from the rows at the clock: rewritten by every load
+            continue
         then = after[name]
         stable = [c for c in table.column_names if c not in REVEALED]
         now_rows = Counter(map(tuple, zip(*(table[c].to_pylist() for c in stable))))
