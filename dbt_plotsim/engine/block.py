@@ -12,6 +12,7 @@ from scipy.signal import lfilter
 
 from .arrivals import draw_arrivals
 from .events import EventRows, condition_values, fire_rows, first_sustained, rate_rows
+from .exact_rates import adjuster
 from .experiments import lifted
 from .fanout import block_stream, rate_for
 from .plan import Plan, SegmentPlan
@@ -178,5 +179,6 @@ def with_rate_events(plan: Plan, block: BlockValues) -> BlockValues:
         rate = rate_for(plan, event.rate, series, block.segment.name, event.name)
         events[event.name] = rate_rows(block.ids, rate, block.active, plan.period_days,
                                        block_stream(plan, block, "event", event.name),
-                                       block_stream(plan, block, "event-time", event.name), pad)
+                                       block_stream(plan, block, "event-time", event.name), pad,
+                                       adjuster(plan, block, event.name))
     return replace(block, events=events)

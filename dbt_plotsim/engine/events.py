@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -41,14 +42,24 @@ def fire_rows(ids: np.ndarray, fired: np.ndarray, lengths_days: np.ndarray, rng:
     return EventRows(ids[who], period, (offsets * lengths_days[period] * SECONDS_PER_DAY).astype(np.int64))
 
 
+def rate_counts(rate: np.ndarray, active: np.ndarray, count_rng: np.random.Generator,
+                pad: int = ENTITY_BLOCK) -> np.ndarray:
+    """(n, P) Poisson counts per active cell, drawn for `pad` rows (a whole block: an entity's count never
+    depends on the entities after it)."""
+    padded = np.zeros((max(pad, len(rate)), rate.shape[1]))
+    padded[: len(rate)] = np.where(active, rate, 0.0)
+    return count_rng.poisson(padded)[: len(rate)]
+
+
 def rate_rows(ids: np.ndarray, rate: np.ndarray, active: np.ndarray, period_days: np.ndarray,
-              count_rng: np.random.Generator, time_rng: np.random.Generator, pad: int = ENTITY_BLOCK) -> EventRows:
-    """Poisson counts per active cell (drawn for `pad` rows, a whole block: an entity's count never depends
-    on the entities after it), each event at a uniform moment of its period, in time order."""
+              count_rng: np.random.Generator, time_rng: np.random.Generator, pad: int = ENTITY_BLOCK,
+              adjust: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> EventRows:
+    """Poisson counts per active cell (moved by `adjust(counts, intensity)` for an exact rate:
+    exact_rates.py), each event at a uniform moment of its period, in time order."""
     periods = rate.shape[1]
-    padded = np.zeros((max(pad, len(ids)), periods))
-    padded[: len(ids)] = np.where(active, rate, 0.0)
-    counts = count_rng.poisson(padded)[: len(ids)]
+    counts = rate_counts(rate, active, count_rng, pad)
+    if adjust is not None:
+        counts = adjust(counts, np.where(active, rate, 0.0))
     cell_period = np.tile(np.arange(periods), len(ids))
     cell, seconds = timed_cells(counts.ravel(), cell_period, period_days, time_rng)
     entity_index, period = np.divmod(cell, periods)
