@@ -122,7 +122,7 @@ def _cells(plan, fact, column: str, events, entity: str, event: str):
 
 def test_followed_rows_per_period_hold_the_expected_count(logins):
     (spec, plan, tables), _ = logins
-    solved = plan.exact_rates.solved["login"]
+    solved = plan.exact_rates.solved["events.login.rate"]
     assert (_per_period(plan, tables["evt_login"]) == solved.target).all()
     x, intensity, counts, period = _cells(plan, tables["fct_engagement"], "engagement", tables["evt_login"],
                                           "account_id", "login")
@@ -150,7 +150,7 @@ def test_exact_moves_the_cells_only_a_little(logins):
 
 def test_seasonal_rows_hold_mean_times_active_times_multiplier(seasonal):
     spec, plan, tables = seasonal
-    solved = plan.exact_rates.solved["visit"]
+    solved = plan.exact_rates.solved["events.visit.rate"]
     assert (_per_period(plan, tables["evt_contact"], "visit") == solved.target).all()
     trajectory = tables["trajectory"]
     x, intensity, _, period = _cells(plan, trajectory, "position", tables["evt_contact"], "account_id", "visit")
@@ -162,12 +162,12 @@ def test_seasonal_rows_hold_mean_times_active_times_multiplier(seasonal):
     relative = np.bincount(period, weights=x, minlength=plan.periods) / active / followed_level(plan, "trajectory", "")
     assert np.allclose(spec.events[0].rate.mean * active * season * relative, expected)
     calls = _per_period(plan, tables["evt_contact"], "call")
-    assert calls.sum() > 0 and "call" not in plan.exact_rates.solved
+    assert calls.sum() > 0 and "events.call.rate" not in plan.exact_rates.solved
 
 
 def test_arrivals_terminal_and_as_of(stores):
     (spec, plan, tables), (_, _, loose) = stores
-    solved = plan.exact_rates.solved["order"]
+    solved = plan.exact_rates.solved["events.order.rate"]
     last = last_period(plan)
     assert 0 < last < plan.periods - 1
     rows = _per_period(plan, tables["evt_order"])
@@ -178,6 +178,28 @@ def test_arrivals_terminal_and_as_of(stores):
     assert (np.floor(expected + 0.5) == solved.target[: last + 1]).all()
     assert solved.active[0] < solved.active[last]  # stores arrive
     assert tables["evt_closed"].num_rows > 0
+
+
+def test_transactions_hold_their_counts_with_lines_and_an_amount_total():
+    spec = _logins()
+    spec["events"] = []
+    spec["transactions"] = [{"name": "invoice", "per_period": {"mean": 1.5, "follows": "mrr", "exact": True},
+                             "amount": {"range": [20, 5000], "total": {"start": 900_000, "growth": 0.01}},
+                             "lines": {"min": 1, "max": 3}}]
+    spec, plan, tables = _built(spec)
+    solved = plan.exact_rates.solved["transactions.invoice.per_period"]
+    assert (_per_period(plan, tables["fct_invoice"]) == solved.target).all()
+    assert (solved.target != solved.drawn).any()
+    keys = date_keys(plan.starts)
+    invoices = tables["fct_invoice"]
+    cents = np.rint(np.asarray(invoices["amount"].to_pylist(), dtype=float) * 100)
+    date = invoices["date_key"].to_numpy()
+    totals = [cents[date == k].sum() for k in keys]
+    assert totals == [round(900_000 * 1.01**p * 100) for p in range(plan.periods)]  # the total still holds
+    lines = tables["fct_invoice_line"]
+    by_owner = np.bincount(lines.column(1).to_numpy() - 1, minlength=invoices.num_rows,
+                           weights=np.rint(np.asarray(lines["amount"].to_pylist(), dtype=float) * 100))
+    assert (by_owner == cents).all()
 
 
 def test_chunks_workers_and_parts_do_not_change_the_rows(monkeypatch):
@@ -192,7 +214,7 @@ def test_chunks_workers_and_parts_do_not_change_the_rows(monkeypatch):
     try:
         loaded = load_spec(spec)
         plan = plan_for(loaded)
-        solved = plan.exact_rates.solved["login"]
+        solved = plan.exact_rates.solved["events.login.rate"]
         assert solved.units.size > 4  # split into parts
         split = dbt_plotsim.generate(loaded, chunk_entities=1024)
         assert (_per_period(plan, split["evt_login"]) == solved.target).all()
@@ -218,9 +240,9 @@ def test_exact_where_nothing_is_held_names_the_path():
     spec["events"] = [{"name": "churn", "when": {"metric": "engagement", "below": 0.2}, "exact": True}]
     assert_problem(spec, "events.churn.exact", "belongs under the event's rate")
     spec = small_dict()
-    spec["transactions"] = [{"name": "invoice", "per_period": {"mean": 1, "exact": True},
-                             "amount": {"range": [10, 1000]}}]
-    assert_problem(spec, "transactions.invoice.per_period.exact", "is held on events[].rate")
+    spec["children"] = [{"name": "user", "per_parent": {"min": 1, "max": 3},
+                         "events": [{"name": "login", "rate": {"mean": 2, "exact": True}}]}]
+    assert_problem(spec, "children.user.events.login.rate.exact", "sub-entity events are drawn")
 
 
 def test_too_few_expected_rows_names_the_period():
@@ -246,5 +268,5 @@ def test_verify_finds_a_deleted_event_row(tmp_path, capsys):
         conn.execute("delete from evt_login where login_id = (select min(login_id) from evt_login)")
     assert cli.main(["verify", "--duckdb", str(db)]) == 1
     out = capsys.readouterr().out
-    assert "rates: evt_login has" in out and "login rows in period 20240101" in out, out
+    assert "rates: evt_login has" in out and "rows in period 20240101" in out, out
     assert "(events.login.rate)" in out, out

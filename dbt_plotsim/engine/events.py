@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -51,15 +50,10 @@ def rate_counts(rate: np.ndarray, active: np.ndarray, count_rng: np.random.Gener
     return count_rng.poisson(padded)[: len(rate)]
 
 
-def rate_rows(ids: np.ndarray, rate: np.ndarray, active: np.ndarray, period_days: np.ndarray,
-              count_rng: np.random.Generator, time_rng: np.random.Generator, pad: int = ENTITY_BLOCK,
-              adjust: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> EventRows:
-    """Poisson counts per active cell (moved by `adjust(counts, intensity)` for an exact rate:
-    exact_rates.py), each event at a uniform moment of its period, in time order."""
-    periods = rate.shape[1]
-    counts = rate_counts(rate, active, count_rng, pad)
-    if adjust is not None:
-        counts = adjust(counts, np.where(active, rate, 0.0))
+def rate_rows(ids: np.ndarray, counts: np.ndarray, period_days: np.ndarray,
+              time_rng: np.random.Generator) -> EventRows:
+    """Rows from (n, P) counts per cell, each event at a uniform moment of its period, in time order."""
+    periods = counts.shape[1]
     cell_period = np.tile(np.arange(periods), len(ids))
     cell, seconds = timed_cells(counts.ravel(), cell_period, period_days, time_rng)
     entity_index, period = np.divmod(cell, periods)

@@ -83,6 +83,8 @@ def systematic(quota: np.ndarray, weights: np.ndarray, offset: np.ndarray) -> np
     average over the offset; largest remainders would give small quotas to the heaviest rows every time.
     Whole-number weights are split exactly, so no row gets more than its weight while quota <= sum(w)."""
     quota = np.asarray(quota, dtype=np.int64)
+    if not len(weights) and not quota.any():
+        return np.zeros(weights.shape, dtype=np.int64)
     cum = np.cumsum(weights, axis=0)
     total = cum[-1]
     if (quota > 0).any() and (total[quota > 0] <= 0).any():

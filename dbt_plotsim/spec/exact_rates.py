@@ -1,11 +1,10 @@
-"""Exact rates: `events[].rate: {mean, exact: true}` holds each period's count of rows exactly
-(engine/exact_rates.py). Sub-entity events and transactions draw theirs per period as before; `exact` there,
-or on an event without a rate, is a problem naming where it is."""
+"""Exact rates: `events[].rate` and `transactions[].per_period` with `exact: true` hold each period's count
+of rows exactly (engine/exact_rates.py). Sub-entity events are drawn per sub-entity and period as before;
+`exact` there, or on an event without a rate, is a problem naming where it is."""
 from __future__ import annotations
 
 from ..errors import Problem
 
-WHERE = "`exact` is held on events[].rate (rate: {mean: 3, exact: true})"
 NO_RATE = ("`exact` belongs under the event's rate (rate: {mean: 3, exact: true}); an event with `when` has no "
            "rate, it fires at most once per entity, so it has no count per period to hold")
 
@@ -16,13 +15,9 @@ def check_exact_rates(spec) -> list[Problem]:
         for event in child.events:
             if event.rate.exact:
                 problems.append(Problem(f"children.{child.name}.events.{event.name}.rate.exact",
-                                        f"{WHERE}; sub-entity events are drawn per sub-entity and period as "
-                                        "declared, without it: remove exact here"))
-    for tx in getattr(spec, "transactions", ()) or ():
-        if tx.per_period.exact:
-            problems.append(Problem(f"transactions.{tx.name}.per_period.exact",
-                                    f"{WHERE}; transactions are drawn per entity and period as declared, "
-                                    "without it: remove exact here (declare an amount total to hold the money)"))
+                                        "`exact` is held on events[].rate and transactions[].per_period; "
+                                        "sub-entity events are drawn per sub-entity and period without it: "
+                                        "remove exact here"))
     return problems
 
 
