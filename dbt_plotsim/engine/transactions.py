@@ -197,7 +197,8 @@ class TransactionsComponent(Component):
                 f"One row per {name}: about {rate.mean:g} per {unit} and {grain} (Poisson)"
                 + (", more where the trajectory is higher" if rate.follows == "trajectory" else
                    f", more when {rate.follows} is higher")
-                + f"; only while the {unit} is active.")})
+                + f"; only while the {unit} is active."
+                + (f" Each {grain} has exactly its expected count of rows, rounded." if rate.exact else ""))})
             if tx.lines is None:
                 continue
             lines = tx.lines
