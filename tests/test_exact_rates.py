@@ -2,7 +2,6 @@
 cells keep the non-exact draw's mean and its ranks against the followed series."""
 from __future__ import annotations
 
-
 import duckdb
 import numpy as np
 import pytest
