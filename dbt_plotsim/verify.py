@@ -8,7 +8,8 @@ What is checked, each named in the findings:
 - truth: each period's rows, non-null cells and sums of every table in `_plotsim_truth`, recomputed from the
   rows (tables with declared defects are left out: the truth is of their clean rows);
 - experiments: each experiment's group sizes and delivered lift in `_plotsim_truth_experiments`, recomputed
-  from `dim_<unit>_experiment` and the metric's fact table (verify_experiments.py).
+  from `dim_<unit>_experiment` and the metric's fact table (verify_experiments.py);
+- totals and rates: each period's declared money totals, to the cent, and the row counts of exact rates.
 The spec is the one recorded with the data (`_plotsim_spec`, or the Parquet manifest's `spec`).
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ from .engine.defects import KEY_TABLE as DEFECTS_TABLE
 from .errors import WriteError
 from .state import STATE_TABLE
 from .verify_experiments import check_experiments
+from .verify_rates import check_rates
 from .verify_totals import check_totals
 from .verify_truth import TRUTH_TABLE, check_truth
 from .writers.digests import file_sha256, recorded_digests, table_digest
@@ -168,13 +170,14 @@ def _check_data(conn, schema: str, source: str, spec, found: Findings) -> None:
         defected = {r[0] for r in conn.execute(f"select distinct table_name from {quote(schema)}.{DEFECTS_TABLE}")
                     .fetchall()}
     if spec is None:
-        found.failures.append("keys: no spec recorded with the data, keys and totals not checked")
+        found.failures.append("keys: no spec recorded with the data, keys, totals and rates not checked")
     else:
         from .engine.pipeline import start
 
         generation = start(spec)
         _check_keys(conn, schema, source, generation, present, defected, found)
         check_totals(conn, schema, generation.plan, present - defected, found)
+        check_rates(conn, schema, generation.plan, present - defected, found)
     check_experiments(conn, schema, spec, present - defected, found)
     if TRUTH_TABLE in present:
         check_truth(conn, schema, present - defected, found)

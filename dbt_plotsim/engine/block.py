@@ -11,9 +11,10 @@ import numpy as np
 from scipy.signal import lfilter
 
 from .arrivals import draw_arrivals
-from .events import EventRows, condition_values, fire_rows, first_sustained, rate_rows
+from .events import EventRows, condition_values, fire_rows, first_sustained, rate_counts, rate_rows
+from .exact_rates import exact_counts
 from .experiments import lifted
-from .fanout import block_stream, rate_for
+from .fanout import block_stream, cell_rates
 from .plan import Plan, SegmentPlan
 from .positions import active_mask, block_positions
 from .rng import ENTITY_BLOCK, stream
@@ -163,20 +164,26 @@ def _threshold_events(plan: Plan, seg: SegmentPlan, block: int, ids, window, val
     return out
 
 
+def event_counts(plan: Plan, block: BlockValues, event) -> tuple[np.ndarray, np.ndarray]:
+    """(intensity, Poisson counts), (n, P) each, of a rate event in a block or part: a whole block draws
+    for all its slots, so an entity's count never depends on the entities after it."""
+    rate = np.where(block.active, cell_rates(plan, block, event.rate, event.name), 0.0)
+    pad = ENTITY_BLOCK if block.part is None else len(block.ids)
+    return rate, rate_counts(rate, block.active, block_stream(plan, block, "event", event.name), pad)
+
+
 def with_rate_events(plan: Plan, block: BlockValues) -> BlockValues:
-    """The block (or part) with its rate-driven events added, each from its own named stream."""
+    """The block (or part) with its rate-driven events added, each from its own named stream (counts moved
+    to the period's exact count where the rate is exact: exact_rates.py)."""
     spec = plan.spec
     if not any(event.rate is not None for event in spec.events):
         return block
-    values = dict(zip(plan.metric_names, block.values))
     events = dict(block.events)
-    pad = ENTITY_BLOCK if block.part is None else len(block.ids)  # a whole block draws for all its slots
     for event in spec.events:
         if event.rate is None:
             continue
-        series = block.positions if event.rate.follows == "trajectory" else values[event.rate.follows]
-        rate = rate_for(plan, event.rate, series, block.segment.name, event.name)
-        events[event.name] = rate_rows(block.ids, rate, block.active, plan.period_days,
-                                       block_stream(plan, block, "event", event.name),
-                                       block_stream(plan, block, "event-time", event.name), pad)
+        rate, counts = event_counts(plan, block, event)
+        counts = exact_counts(plan, block, f"events.{event.name}.rate", counts, rate)
+        events[event.name] = rate_rows(block.ids, counts, plan.period_days,
+                                       block_stream(plan, block, "event-time", event.name))
     return replace(block, events=events)

@@ -41,14 +41,19 @@ def fire_rows(ids: np.ndarray, fired: np.ndarray, lengths_days: np.ndarray, rng:
     return EventRows(ids[who], period, (offsets * lengths_days[period] * SECONDS_PER_DAY).astype(np.int64))
 
 
-def rate_rows(ids: np.ndarray, rate: np.ndarray, active: np.ndarray, period_days: np.ndarray,
-              count_rng: np.random.Generator, time_rng: np.random.Generator, pad: int = ENTITY_BLOCK) -> EventRows:
-    """Poisson counts per active cell (drawn for `pad` rows, a whole block: an entity's count never depends
-    on the entities after it), each event at a uniform moment of its period, in time order."""
-    periods = rate.shape[1]
-    padded = np.zeros((max(pad, len(ids)), periods))
-    padded[: len(ids)] = np.where(active, rate, 0.0)
-    counts = count_rng.poisson(padded)[: len(ids)]
+def rate_counts(rate: np.ndarray, active: np.ndarray, count_rng: np.random.Generator,
+                pad: int = ENTITY_BLOCK) -> np.ndarray:
+    """(n, P) Poisson counts per active cell, drawn for `pad` rows (a whole block: an entity's count never
+    depends on the entities after it)."""
+    padded = np.zeros((max(pad, len(rate)), rate.shape[1]))
+    padded[: len(rate)] = np.where(active, rate, 0.0)
+    return count_rng.poisson(padded)[: len(rate)]
+
+
+def rate_rows(ids: np.ndarray, counts: np.ndarray, period_days: np.ndarray,
+              time_rng: np.random.Generator) -> EventRows:
+    """Rows from (n, P) counts per cell, each event at a uniform moment of its period, in time order."""
+    periods = counts.shape[1]
     cell_period = np.tile(np.arange(periods), len(ids))
     cell, seconds = timed_cells(counts.ravel(), cell_period, period_days, time_rng)
     entity_index, period = np.divmod(cell, periods)

@@ -74,3 +74,28 @@ def distribute(base: np.ndarray, frac: np.ndarray, up: np.ndarray, down: np.ndar
     rank[order] = np.arange(base.size) - first
     step = np.where(eligible & (rank < np.abs(q)), np.sign(q), 0)
     return base.astype(np.int64) + step
+
+
+def systematic(quota: np.ndarray, weights: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """Split each column's whole `quota` (P,) over the rows of `weights` (n, P) by systematic sampling: the
+    rows laid end to end by weight, the points `offset + j` (j = 0 .. quota - 1, offset in [0, 1)) counted in
+    each. A row gets the floor or the ceiling of its share quota x w / sum(w), and exactly its share on
+    average over the offset; largest remainders would give small quotas to the heaviest rows every time.
+    Whole-number weights are split exactly, so no row gets more than its weight while quota <= sum(w)."""
+    quota = np.asarray(quota, dtype=np.int64)
+    if not len(weights) and not quota.any():
+        return np.zeros(weights.shape, dtype=np.int64)
+    cum = np.cumsum(weights, axis=0)
+    total = cum[-1]
+    if (quota > 0).any() and (total[quota > 0] <= 0).any():
+        raise AssertionError("bug: a quota on a column with no weight")
+    if np.issubdtype(weights.dtype, np.integer):  # points r + j x total on a line of quota x total
+        span = np.maximum(total, 1)
+        start = np.minimum(np.floor(offset * span).astype(np.int64), span - 1)
+        edge = -((start[None, :] - quota[None, :] * cum) // span[None, :])  # ceil((quota cum - start) / span)
+    else:
+        scaled = np.where(cum >= total[None, :], quota[None, :],
+                          quota[None, :] * cum / np.where(total > 0, total, 1.0)[None, :])
+        edge = np.ceil(scaled - offset[None, :]).astype(np.int64)
+    edge = np.where(quota[None, :] > 0, edge, 0)
+    return np.diff(edge, axis=0, prepend=np.zeros((1, edge.shape[1]), dtype=np.int64))

@@ -74,6 +74,12 @@ def spans(plan, schemas: dict[str, pa.Schema], block: BlockValues) -> list[tuple
     return [(int(a), int(b)) for a, b in zip(starts, stops)]
 
 
+def pieces_of(plan, schemas: dict[str, pa.Schema], block: BlockValues) -> list[BlockValues]:
+    """The units a block's fan-out is drawn in: the whole block, or each of its parts."""
+    ranges = spans(plan, schemas, block)
+    return [block] if ranges is None else [entity_slice(block, a, z) for a, z in ranges]
+
+
 def entity_slice(block: BlockValues, start: int, stop: int) -> BlockValues:
     """Entities start..stop of a block (its threshold events with them), as a part named by `start`."""
     ids = block.ids[start:stop]

@@ -22,6 +22,7 @@ from .regimes import intervals, regime_targets
 from .missingness import problems as null_problems
 from .pilot import refine
 from .totals import solve as solve_totals
+from .exact_rates import solve as solve_rates
 from .copula import LatentModel, trajectory_moments
 from .marginals import Marginal, resolve
 from .arrivals import draw_arrivals
@@ -76,6 +77,7 @@ class Plan:
     null_fits: dict = field(default_factory=dict, repr=False)  # metric -> missingness.NullFit (mar, mnar)
     null_delivered: dict = field(default_factory=dict, repr=False)  # metric -> (rate, r) the pilot delivered
     totals: object = field(default=None, repr=False)  # totals.Totals: factors and cents of declared totals
+    exact_rates: object = field(default=None, repr=False)  # exact_rates.ExactRates: targets and quotas
     _scaled: dict = field(default_factory=dict, repr=False)
 
     def noise_groups(self, segment: str) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -294,6 +296,9 @@ def _build(spec) -> tuple[Plan | None, list[Problem]]:
     nulls = null_problems(plan)
     if nulls:
         return None, nulls
+    plan.exact_rates, missed = solve_rates(plan)
+    if missed:
+        return None, missed
     plan.totals, missed = solve_totals(plan)
     return (None, missed) if missed else (plan, [])
 

@@ -177,6 +177,8 @@ def _describe_event(event, spec) -> str:
     if event.rate is not None:
         text = f"One row per {event.name}: about {event.rate.mean:g} per {spec.unit} and {spec.window.grain}"
         text += f", more when {event.rate.follows} is higher." if event.rate.follows else "."
+        if event.rate.exact:
+            text += f" Each {spec.window.grain} has exactly its expected count of rows, rounded."
     else:
         w = event.when
         side = f"below {w.below:g}" if w.below is not None else f"above {w.above:g}"

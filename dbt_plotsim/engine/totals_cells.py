@@ -41,7 +41,7 @@ class Cells:
 
     def _draw(self):
         from .block import block_base
-        from .parts import entity_slice, spans
+        from .parts import pieces_of
         from .transactions import block_transactions
 
         plan = self.plan
@@ -57,8 +57,7 @@ class Cells:
                         unit.append([(int(base.ids[0]), cents_of(base.values[t.metric][rows, p], t.amount), p)])
                         continue
                     if pieces is None:
-                        ranges = spans(plan, self.drawn, base)
-                        pieces = [base] if ranges is None else [entity_slice(base, a, z) for a, z in ranges]
+                        pieces = pieces_of(plan, self.drawn, base)
                     drawn = [(int(piece.ids[0]), block_transactions(plan, t.tx, piece)) for piece in pieces]
                     unit.append([(first, rows.cents.astype(np.float64), rows.period) for first, rows in drawn])
                 yield unit

@@ -23,6 +23,7 @@ from .block import BlockValues
 from .calendar import date_keys
 from .clock import TableClock
 from .components import Component
+from .exact_rates import exact_counts
 from .fanout import (
     MONEY,
     block_stream,
@@ -67,13 +68,19 @@ class TransactionRows:
     line_picks: dict[str, np.ndarray]  # the same per line
 
 
+def transaction_counts(plan, tx, block: BlockValues) -> tuple[np.ndarray, np.ndarray]:
+    """(intensity, Poisson counts), (n, P) each, of a transaction in a block or part."""
+    rate = np.where(block.active, cell_rates(plan, block, tx.per_period, tx.name), 0.0)
+    return rate, block_stream(plan, block, "transactions", tx.name, "count").poisson(rate)
+
+
 def block_transactions(plan, tx, block: BlockValues) -> TransactionRows:
     def rng(purpose: str) -> np.random.Generator:
         return block_stream(plan, block, "transactions", tx.name, purpose)
 
     periods = plan.periods
-    rate = np.where(block.active, cell_rates(plan, block, tx.per_period, tx.name), 0.0)
-    counts = rng("count").poisson(rate).ravel()
+    rate, counts = transaction_counts(plan, tx, block)
+    counts = exact_counts(plan, block, f"transactions.{tx.name}.per_period", counts, rate).ravel()
     cell, seconds = timed_cells(counts, np.arange(counts.size) % periods, plan.period_days, rng("time"))
     entity, period = np.divmod(cell, periods)
 
@@ -190,7 +197,8 @@ class TransactionsComponent(Component):
                 f"One row per {name}: about {rate.mean:g} per {unit} and {grain} (Poisson)"
                 + (", more where the trajectory is higher" if rate.follows == "trajectory" else
                    f", more when {rate.follows} is higher")
-                + f"; only while the {unit} is active.")})
+                + f"; only while the {unit} is active."
+                + (f" Each {grain} has exactly its expected count of rows, rounded." if rate.exact else ""))})
             if tx.lines is None:
                 continue
             lines = tx.lines

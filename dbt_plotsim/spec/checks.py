@@ -19,6 +19,7 @@ from .schema import check_bridges, check_placement
 from .seasonality import check_seasonality
 from .systems import check_systems
 from .totals import check_totals
+from .exact_rates import check_exact_rates
 from .transactions import check_transactions
 from .model import Spec
 
@@ -108,7 +109,8 @@ def check_references(spec: Spec, declared: dict[str, list[str]] | None = None) -
     problems.extend(_check_lifecycle(spec, metric_names))
     for check in (check_attributes, check_children, check_transactions, check_history, check_seasonality,
                   check_bridges, check_placement, check_table_names, check_metric_names, check_payload,
-                  check_missing, check_systems, check_totals, check_experiments, check_features):
+                  check_missing, check_systems, check_totals, check_experiments, check_features,
+                  check_exact_rates):
         problems.extend(check(spec))
     return problems
 

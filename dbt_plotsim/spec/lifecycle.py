@@ -39,6 +39,8 @@ class Rate(StrictModel):
 
     mean: float = Field(gt=0.0, le=100_000.0)
     follows: Identifier = "trajectory"
+    exact: bool = Field(False, description="each period's rows number its expected count exactly, rounded "
+                                           "(engine/exact_rates.py); on events and transactions")
 
 
 class Event(StrictModel):

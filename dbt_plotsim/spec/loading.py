@@ -15,6 +15,7 @@ from .checks import check_references, suggest
 from .model import Spec
 from .segments import Segment
 from .totals import with_scaled_totals
+from .exact_rates import misplaced
 from .window import month_shorthand
 from .yaml_input import read_yaml
 
@@ -156,6 +157,9 @@ def _problem_from_pydantic(err: Mapping[str, Any], data: Any) -> Problem:
     if kind == "extra_forbidden":
         allowed = sorted(_allowed_keys(model)) if model else []
         key = str(loc[-1])
+        moved = misplaced(key, model)
+        if moved is not None:
+            return Problem(path, moved)
         return Problem(path, f"unknown key '{key}'; {suggest(key, allowed).replace('known', 'allowed')}")
     if kind == "missing":
         return Problem(path, "is required")
