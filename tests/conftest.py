@@ -84,3 +84,10 @@ def registered(tables: dict):
     for name, table in tables.items():
         connection.register(name, table)
     return connection
+
+
+def truth_of_other_tables(tables: dict, left_out: set[str]) -> list[tuple]:
+    """The truth figures of every table but `left_out` (the truth tables sum every table, so a change to one
+    table shows in its own rows of `_plotsim_truth` and in the delivered relations only)."""
+    truth = tables["_plotsim_truth"].to_pylist()
+    return sorted((tuple(row.values()) for row in truth if row["table_name"] not in left_out), key=str)
