@@ -199,7 +199,7 @@ def test_a_panel_without_holes_sums_the_same_bits_as_the_general_path():
     from dbt_plotsim.engine.truth_lags import LagStats
 
     rng = np.random.default_rng(7)
-    periods, entities = 14, 300
+    periods, entities = 13, 300  # k = 12 leaves one column
     first = rng.integers(0, 6, entities)
     ids = np.repeat(np.arange(entities), periods - first)
     period = np.concatenate([np.arange(f, periods) for f in first])

@@ -116,6 +116,7 @@ class TruthTables:
         stage = spec.stages.table(spec.unit) if spec.stages is not None else None
         self.stages = list(spec.stages.states) if spec.stages is not None else []
         skipped = set(static_names(plan, loaded)) | {"dim_date"}
+        self.ends = "ended_date_key" in loaded[self.unit].names  # ending_entities: only with an ending
         self.layouts = {name: measured_layout(name, schema, entity, name == self.unit, name == stage)
                         for name, schema in loaded.items() if name not in skipped}
         self.grid = Grid(self.periods, len(self.segments))
@@ -127,7 +128,7 @@ class TruthTables:
 
     def row_estimate(self) -> dict[str, int]:
         segments = len(self.segments) + 1
-        rows = len(ENTITY_MEASURES) * self.periods * segments
+        rows = (len(ENTITY_MEASURES) - (0 if self.ends else 1)) * self.periods * segments
         for layout in self.layouts.values():
             figures = 1 + 3 * len(layout.numeric) + (len(self.stages) if layout.stage else 0)
             rows += figures * (self.periods if layout.period else 1) * (segments if layout.entity else 1)

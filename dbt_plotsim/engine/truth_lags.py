@@ -17,13 +17,16 @@ def max_lag(declared: int) -> int:
     return MAX_LAG if declared <= MAX_LAG else declared + 1
 
 
-def _add_blocks(total: np.ndarray, values: np.ndarray, bins: np.ndarray, spanned: int) -> np.ndarray:
-    """`total` (per period) plus `values` (entities x periods) summed into `bins` (block x period) by bincount,
-    then block by block: the additions and their order are those of add_by_block on the same rows."""
-    size = total.size
-    per_block = np.bincount(bins.ravel(), weights=values.ravel(), minlength=spanned * size).reshape(spanned, size)
-    for block_sum in per_block:
-        total = total + block_sum
+def _add_blocks(total: np.ndarray, values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """`total` (per period) plus the column sums of `values` (entities x periods), one block of entity rows
+    (edges[i]:edges[i + 1]) at a time. Summing over the entity axis adds row after row (numpy pairs only
+    along a single column: that one goes through bincount), so these are the additions add_by_block makes."""
+    for start, end in zip(edges[:-1], edges[1:]):
+        rows = values[start:end]
+        if rows.shape[1] == 1:
+            total = total + np.bincount(np.zeros(rows.shape[0], dtype=np.int64), weights=rows[:, 0], minlength=1)
+        else:
+            total = total + rows.sum(axis=0)
     return total
 
 
@@ -50,8 +53,7 @@ class LagStats:
         """Rows without holes (each entity's periods consecutive): lag k pairs column p with column p - k of an
         entities x periods matrix, summed per block and period in entity order, as `_general` adds them, so
         both give the same bits (tests/test_truth.py)."""
-        local, spanned = local_blocks(entity_block)
-        bins = local[:, None] * self.periods + np.arange(self.periods)  # (entity, period) -> block x period
+        edges = np.flatnonzero(np.concatenate([[True], entity_block[1:] != entity_block[:-1], [True]]))
         changes = []
         for side, values in enumerate((follower, driver)):
             grid = np.full((entity_block.size, self.periods), np.nan)
@@ -60,8 +62,7 @@ class LagStats:
             change[:, 1:] = grid[:, 1:] - grid[:, :-1]
             valid = ~np.isnan(change)
             self.change_sums[side, 0] += valid.sum(axis=0)
-            self.change_sums[side, 1] = _add_blocks(self.change_sums[side, 1], np.where(valid, change, 0.0), bins,
-                                                    spanned)
+            self.change_sums[side, 1] = _add_blocks(self.change_sums[side, 1], np.where(valid, change, 0.0), edges)
             changes.append(change)
         f, d = changes
         for k in range(min(self.max_lag + 1, self.periods)):
@@ -72,7 +73,7 @@ class LagStats:
             fk, dk = np.where(both, fk, 0.0), np.where(both, dk, 0.0)
             total = self.sums[k].setdefault(k, np.zeros((6, self.periods)))
             for stat, weights in enumerate((both.astype(float), fk, dk, fk * fk, dk * dk, fk * dk)):
-                total[stat] = _add_blocks(total[stat], weights, bins[:, k:], spanned)
+                total[stat, k:] = _add_blocks(total[stat, k:], weights, edges)
 
     def _general(self, block, ids, period, follower, driver) -> None:
         """Any rows: pairs by row number within each entity, summed per follower period and gap."""
