@@ -167,6 +167,7 @@ class TruthTables:
         self.grid.add((name, None, "rows", None), cells)
         if name == self.unit:
             self._entities(table, cells - period * self.grid.shape[1])
+        blocks_of_rows = None  # each row's entity block, for float sums: found once per table
         for column in layout.numeric:
             values = table.column(column)
             valid = pc.is_valid(values).to_numpy(zero_copy_only=False)
@@ -175,8 +176,10 @@ class TruthTables:
             if column in layout.decimal:  # in cents: sums exact to the cent
                 numbers = np.rint(numbers * 100)
             self.grid.add((name, column, "non_null", None), cells[valid])
-            blocks = None if exact else self.order.block(
-                table.column(layout.entity).to_numpy(zero_copy_only=False).astype(np.int64)[valid])
+            if not exact and blocks_of_rows is None:
+                blocks_of_rows = self.order.block(table.column(layout.entity).to_numpy(zero_copy_only=False)
+                                                  .astype(np.int64))
+            blocks = None if exact else blocks_of_rows[valid]
             self.grid.add((name, column, "sum", None), cells[valid], numbers[valid], exact=exact, blocks=blocks)
         if layout.stage is not None:
             stage = table.column(layout.stage).to_numpy(zero_copy_only=False)
