@@ -272,7 +272,7 @@ def test_ks_statistic_matches_scipy_and_sees_the_seasonal_mixture():
     from scipy import stats
 
     from dbt_plotsim.engine.marginals import resolve
-    from dbt_plotsim.report.marginals import ks_statistic
+    from dbt_plotsim.report.marginals import Component, ks_statistic
     from dbt_plotsim.spec.metrics import Metric
 
     base = resolve(Metric(name="spend", type="measure", distribution="lognormal", range=[10, 5000]))
@@ -280,12 +280,34 @@ def test_ks_statistic_matches_scipy_and_sees_the_seasonal_mixture():
     values = base.values(rng.random(4000))
     lo, hi = base.u_bounds
     expected = stats.kstest(values, lambda x: (base.dist.cdf(x) - lo) / (hi - lo)).statistic
-    assert abs(ks_statistic(values, [(base, 1.0)], False) - expected) < 1e-12
+    assert abs(ks_statistic(values, [Component(base, 1.0)], False) - expected) < 1e-12
     # half the rows in months scaled by 1.5: held to the mixture they pass, to the plain family they do not
     seasonal = np.concatenate([base.values(rng.random(4000)), base.scaled(1.5).values(rng.random(4000))])
-    mixture = [(base, 0.5), (base.scaled(1.5), 0.5)]
-    assert ks_statistic(seasonal, mixture, False) < 0.03 < 0.1 < ks_statistic(seasonal, [(base, 1.0)], False)
+    mixture = [Component(base, 0.5), Component(base.scaled(1.5), 0.5)]
+    assert ks_statistic(seasonal, mixture, False) < 0.03 < 0.1 < ks_statistic(seasonal, [Component(base, 1.0)], False)
     counts = resolve(Metric(name="tickets", type="count", mean=3))
     drawn = counts.values(rng.random(4000))
-    assert ks_statistic(drawn, [(counts, 1.0)], True) < 0.03
-    assert ks_statistic(drawn + 1, [(counts, 1.0)], True) > 0.1  # shifted by one: caught
+    assert ks_statistic(drawn, [Component(counts, 1.0)], True) < 0.03
+    assert ks_statistic(drawn + 1, [Component(counts, 1.0)], True) > 0.1  # shifted by one: caught
+
+
+def test_ks_statistic_reads_the_declared_totals_factors():
+    """A declared total scales (shifts) each period's values, clipped to the range: the mixture of the family
+    through those factors fits them, the plain family does not."""
+    import numpy as np
+
+    from dbt_plotsim.engine.marginals import resolve
+    from dbt_plotsim.report.marginals import Component, ks_statistic
+    from dbt_plotsim.spec.metrics import Metric
+
+    rng = np.random.default_rng(8)
+    base = resolve(Metric(name="fee", type="measure", distribution="lognormal", range=[1, 60], mean=20))
+    factors = (0.4, 2.5)  # the second pushes the upper tail onto 60
+    scaled = np.concatenate([np.clip(f * base.values(rng.random(5000)), 1, 60) for f in factors])
+    assert (scaled == 60).mean() > 0.01
+    mixture = [Component(base, 0.5, f) for f in factors]
+    assert ks_statistic(scaled, mixture, False) < 0.03 < 0.1 < ks_statistic(scaled, [Component(base, 1.0)], False)
+    level = resolve(Metric(name="margin", type="measure", distribution="normal", mean=12, params={"sd": 6}))
+    shifted = np.concatenate([level.values(rng.random(5000)) + d for d in (-4.0, 7.0)])
+    mixture = [Component(level, 0.5, d, shift=True) for d in (-4.0, 7.0)]
+    assert ks_statistic(shifted, mixture, False) < 0.03 < 0.1 < ks_statistic(shifted, [Component(level, 1.0)], False)

@@ -69,14 +69,27 @@ def _built(spec: dict, scale: float = 1.0):
     return loaded, plan_for(loaded), dbt_plotsim.generate(loaded)
 
 
+def _with_and_without(spec: dict):
+    """The output with its declared totals, and the same plan's rows without them applied (the values the
+    totals adjust: calibration already reckons with the totals, so a spec without them is another plan)."""
+    loaded, plan, tables = _built(spec)
+    assert plan_for(loaded) is plan  # generate reuses the plan cached for this spec
+    kept, plan.totals = plan.totals, None
+    try:
+        plain = dbt_plotsim.generate(loaded)
+    finally:
+        plan.totals = kept
+    return (loaded, plan, tables), (loaded, plan, plain)
+
+
 @pytest.fixture(scope="module")
 def example():
-    return _built(_example(EXAMPLE_TOTAL)), _built(_example())
+    return _with_and_without(_example(EXAMPLE_TOTAL))
 
 
 @pytest.fixture(scope="module")
 def stores():
-    return _built(_stores()), _built(_stores(total=False))
+    return _with_and_without(_stores())
 
 
 @pytest.fixture(scope="module")
@@ -234,16 +247,42 @@ def test_a_total_out_of_reach_names_the_nearest_totals():
     assert "24 of 24 periods are out of reach: nearest totals that hold: 2024-01-01: 69,150.00" in problem.message
 
 
+def _nearest_r(plan, key: str) -> float:
+    """The r generated with: the declared one, or the nearest that holds (calibration.on_conflict: nearest)."""
+    adjusted = plan.calibration.adjusted.get(key)
+    return adjusted[1] if adjusted else next(c.r for c in plan.spec.correlations if c.key == key)
+
+
 def test_on_conflict_nearest_generates_the_nearest_totals():
-    spec = _example([1.0] * 23 + [2_500_000.0])
+    declared = [round(2_000_000 * 1.02**p, 2) for p in range(24)]
+    declared[5] = 1.0  # out of reach: the period's rows are each at least 50.00
+    spec = _example(declared)
     spec["calibration"] = {"on_conflict": "nearest"}
     loaded, plan, tables = _built(spec)
     assert any("nearest totals that hold" in w and "metrics.mrr.total" in w for w in plan.warnings)
     sums = _period_sums(tables, "fct_mrr", "mrr")
     counts = np.bincount(np.searchsorted(date_keys(plan.starts), _column(tables, "fct_mrr", "date_key")),
                          weights=~np.isnan(_column(tables, "fct_mrr", "mrr")))
-    assert sums[:23] == [Decimal(int(n) * 50) for n in counts[:23]]  # every row at the range's 50.00
-    assert sums[23] == Decimal("2500000.00")
+    assert sums[5] == Decimal(int(counts[5]) * 50)  # every row at the range's 50.00
+    assert [s for p, s in enumerate(sums) if p != 5] == [Decimal(f"{v:.2f}") for p, v in enumerate(declared) if p != 5]
+    # one period held flat loosens the pooled r: the nearest r that holds with it is generated, and delivered
+    assert abs(_pooled_r(tables, "engagement", "mrr") - _nearest_r(plan, "engagement~mrr")) <= R_TOLERANCE
+
+
+def test_totals_that_flatten_the_metric_give_way_on_its_correlation():
+    """Totals out of reach in 23 of 24 periods hold every row there at 50.00: with on_conflict nearest, the
+    declared r gives way to the nearest that holds on such rows (the warnings say both), which the output
+    delivers; rejecting, the totals are the problem named (mended first)."""
+    spec = _example([1.0] * 23 + [2_500_000.0])
+    spec["calibration"] = {"on_conflict": "nearest"}
+    loaded, plan, tables = _built(spec)
+    nearest = _nearest_r(plan, "engagement~mrr")
+    assert nearest < 0.5 and any(w.startswith("correlations.engagement~mrr.r: 0.8 cannot hold") for w in plan.warnings)
+    assert abs(_pooled_r(tables, "engagement", "mrr") - nearest) <= R_TOLERANCE
+    spec["calibration"] = {"on_conflict": "reject"}
+    with pytest.raises(SpecError) as err:
+        load_spec(spec)
+    assert [p.path for p in err.value.problems] == ["metrics.mrr.total"]
 
 
 def _parquet_digests(spec, path, **kwargs) -> dict[str, str]:

@@ -30,14 +30,13 @@ def with_correlations(spec, replaced: dict[str, float]):
 
 def _holds(spec, replaced: dict[str, float]) -> tuple[bool, dict[str, float]]:
     """Does the spec, with these correlations' r replaced, build without problems (and without falling back
-    on nearest values itself)?"""
+    on nearest correlations itself: inside a check, _report offers none; nearest totals stay as declared)?"""
     from .plan import _build
 
     candidate = with_correlations(spec, replaced)
-    strict = candidate.model_copy(update={"calibration": candidate.calibration.model_copy(update={"on_conflict": "reject"})})
     token, seen = _CHECKING.set(True), _CLOSEST.set({})
     try:
-        ok = not _build(strict)[1]
+        ok = not _build(candidate)[1]
         return ok, dict(_CLOSEST.get() or {})
     finally:
         _CHECKING.reset(token)
@@ -165,11 +164,28 @@ def unreachable(spec, calibration) -> tuple[list[Problem], dict[str, float] | No
                           f"{'their' if len(names) > 1 else 'its'} values more than the trajectory does")
         if ended > 0.05:
             causes.append(f"the terminal event ends {ended:.0%} of entities")
+        causes.extend(_total_causes(spec, corr, calibration.measured.get("total_factors", {})))
         return "; ".join(causes) or "on the rows that exist, the trajectories and lags tie these metrics together"
 
     start = {c.key: r for c, r in missed}
     return _report(spec, [c for c, _ in missed], start, why, "does not hold on the rows this spec generates",
                    delivered=start)
+
+
+def _total_causes(spec, corr, factors: dict) -> list[str]:
+    """Declared totals of the pair's metrics that move its periods against each other (totals_pilot.py)."""
+    out = []
+    names = [m.name for m in spec.metrics]
+    for name in corr.between:
+        theta = factors.get(names.index(name)) if name in names else None
+        if theta is None or not np.isfinite(theta).any():
+            continue
+        shift = spec.metrics[names.index(name)].family == "normal"
+        moved = (f"shift its values by {np.nanmin(theta) / 100:+.3g} to {np.nanmax(theta) / 100:+.3g}" if shift
+                 else f"scale its values by {np.nanmin(theta):.3g} to {np.nanmax(theta):.3g}")
+        out.append(f"the declared totals of {name} (metrics.{name}.total) {moved} from period to period, "
+                   "which its trajectory does not")
+    return out
 
 
 def cell_conflicts(spec, problem) -> tuple[list[Problem], dict[str, float] | None]:

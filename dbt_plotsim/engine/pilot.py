@@ -16,6 +16,7 @@ import numpy as np
 
 from . import norta
 from .rng import ENTITY_BLOCK
+from .totals_pilot import with_totals as totals_applied
 
 PILOT_CELLS = 250_000  # entity-periods across all segments
 MAX_PILOT_BLOCKS = 8  # per segment
@@ -191,12 +192,13 @@ def refine(plan, rebuild, rebuild_cells=None) -> dict:
         plan.season_latents = seasonal_latents(plan, cells)
         plan._scaled.clear()
         cells = simulate(plan, units)  # values (and who ends) with the fitted CDFs
+        cells.values, total_factors = totals_applied(plan, cells.values, cells.periods, cells.weights)
         measured = np.array([pooled_r(cells.values[a], cells.values[b], cells.weights) for a, b in pairs])
         within = np.array([pooled_r(*_in_segment(cells, t.pair, segment_index[t.segment])) for t in scoped])
         during = np.array([pooled_r(*_in_periods(cells, t.pair, span)) for t, span in zip(regimes, spans)])
         error, scoped_error, regime_error = measured - declared, within - scoped_declared, during - regime_declared
         state = dict(targets=targets.copy(), measured=measured, scoped_measured=within, regime_measured=during,
-                     ended_share=cells.ended_share,
+                     ended_share=cells.ended_share, total_factors=total_factors,
                      worst=float(np.max(np.abs(np.concatenate([error, scoped_error, regime_error])), initial=0.0)))
         open_pairs = np.abs(error) > TOLERANCE  # a pair on target keeps its target: others do not move it
         open_scoped = np.abs(scoped_error) > TOLERANCE

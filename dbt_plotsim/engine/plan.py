@@ -292,7 +292,8 @@ def _build(spec) -> tuple[Plan | None, list[Problem]]:
     calibration.measured = refine(plan, rebuild, rebuild_cells)
     missed, nearest = unreachable(spec, calibration)
     if missed:
-        return _nearest_or(spec, missed, nearest)
+        _, totals_missed = solve_totals(plan)  # a total out of reach is the first thing to mend
+        return (None, totals_missed) if totals_missed else _nearest_or(spec, missed, nearest)
     nulls = null_problems(plan)
     if nulls:
         return None, nulls

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 from .block_sums import BlockOrder, add_by_block
 from .calendar import date_keys
 from .clock import last_period
+from .exact_cents import SCALE
 from .tables import static_names, unit_key, unit_table
 from .truth_relations import RelationStats
 
@@ -30,7 +31,8 @@ _DESCRIPTIONS = {
     "column_name": "Column the figure is of; null for counts of rows and entities.",
     "category": "Lifecycle stage of a stage count (measure entities); null otherwise.",
     "measure": ("active_entities, arriving_entities, ending_entities (of dim_<unit>), rows, sum, mean, "
-                "non_null (non-null cells of the column) or entities (in a stage)."),
+                "non_null (non-null cells of the column), entities (in a stage) or total_factor (a declared "
+                "total's factor on the period's values; for a normal metric, the offset added)."),
     "value": "The figure, computed from the rows written (sums of decimal amounts to the cent).",
 }
 _TYPES = {"date_key": pa.int32(), "value": pa.float64()}
@@ -122,6 +124,7 @@ class TruthTables:
         self.grid = Grid(self.periods, len(self.segments))
         self.seen: dict[str, bool] = {}  # table -> whether some rows had no date_key
         self.relations = RelationStats(plan, loaded, self.periods)
+        self.factors = _total_factors(plan, self.layouts, self.periods)
 
     def schemas(self) -> dict[str, pa.Schema]:
         return {TRUTH_TABLE: truth_schema(), **self.relations.schemas()}
@@ -132,6 +135,7 @@ class TruthTables:
         for layout in self.layouts.values():
             figures = 1 + 3 * len(layout.numeric) + (len(self.stages) if layout.stage else 0)
             rows += figures * (self.periods if layout.period else 1) * (segments if layout.entity else 1)
+        rows += len(self.factors) * self.periods
         return {TRUTH_TABLE: rows, **self.relations.row_estimate()}
 
     def observe(self, chunk: dict[str, pa.Table]) -> dict[str, pa.Table]:
@@ -224,6 +228,9 @@ class TruthTables:
                 mean = _ratio(figure, counted)
                 overall = _ratio(figure.sum(axis=1), counted.sum(axis=1))
                 parts.append(self._rows((table, column, "mean", None), mean, overall=overall, **shape))
+        for (table, column), theta in self.factors.items():
+            parts.append(self._rows((table, column, "total_factor", None), theta[:, None], periods=True,
+                                    segments=False, whole=False))
         return pa.concat_tables(parts) if parts else truth_schema().empty_table()
 
     def _rows(self, key: tuple, figure: np.ndarray, periods: bool, segments: bool,
@@ -254,6 +261,19 @@ class TruthTables:
             "measure": pa.array([measure] * len(value), pa.string()),
             "value": pa.array(value, pa.float64(), mask=np.isnan(value)),
         }, schema=truth_schema())
+
+
+def _total_factors(plan, layouts: dict, periods: int) -> dict[tuple[str, str], np.ndarray]:
+    """(table, column) -> per period, the factor (offset, in units) a declared metric total applied: what
+    the values were scaled by to add up to it (the fidelity report reads the declared family through it)."""
+    out = {}
+    for solved in (plan.totals.solved if getattr(plan, "totals", None) is not None else []):
+        t = solved.target
+        if t.metric is None or t.table not in layouts:
+            continue
+        theta = solved.theta[:periods] if t.mode == SCALE else solved.theta[:periods] / 100.0
+        out[(t.table, t.column)] = np.where(solved.rows[:periods] > 0, theta, np.nan)
+    return out
 
 
 def _ratio(total: np.ndarray, counted: np.ndarray) -> np.ndarray:

@@ -1,16 +1,20 @@
 """Each metric's output values against its declared distribution: a histogram, the density and the KS statistic.
 
 The declared distribution is the engine's own (engine/marginals.resolve: the family with its defaults,
-truncated to the range). A metric that seasonality scales is held to the mixture of its scaled distributions,
-weighted by the rows of each segment and period.
+truncated to the range). A metric that seasonality scales, or whose declared total scales each period's values
+(by the factor the truth table records), is held to the mixture of its scaled distributions, weighted by the
+rows of each segment and period.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..engine.marginals import Marginal, resolve
 from ..engine.seasonality import base_multipliers
 from ..writers.duckdb import quote
+from .collect import TRUTH
 from .source import Opened
 
 KS_WARN = 0.05  # a KS statistic above this is a warn
@@ -41,12 +45,50 @@ def _values(opened: Opened, table: str, column: str) -> np.ndarray:
     return np.asarray(found, dtype=float)
 
 
-def _mixture(opened: Opened, table: str, metric) -> list[tuple[Marginal, float]]:
-    """(distribution, weight) pairs: one for an unseasonal metric, one per seasonal multiplier otherwise."""
+@dataclass(frozen=True)
+class Component:
+    """One part of the declared mixture: the family (seasonally scaled), then a declared total's factor
+    (offset) on its values, clipped to the range as the engine clips them."""
+
+    marginal: Marginal
+    weight: float
+    theta: float = 1.0  # 1.0 (scale) or 0.0 (shift): no declared total
+    shift: bool = False
+
+    def before(self, x: np.ndarray) -> np.ndarray:
+        return x - self.theta if self.shift else x / self.theta
+
+    def cdf(self, x: np.ndarray, integer_values: bool, left: bool = False) -> np.ndarray:
+        """P(value <= x), or P(value < x) with `left` (they differ on the range's ends, where the values a
+        total's factor pushed past them pile up)."""
+        m = self.marginal
+        lo, hi = m.u_bounds
+        at = x if m.discrete or not integer_values else x + 0.5  # rounded output: the mass up to k + 0.5
+        out = np.clip((m.dist.cdf(self.before(at)) - lo) / (hi - lo), 0.0, 1.0)
+        if m.low is not None and self.theta != (0.0 if self.shift else 1.0):
+            out = np.where(at > m.high if left else at >= m.high, 1.0, out)
+            out = np.where(at <= m.low, 0.0, out) if left else out
+        return out
+
+    def density(self, x: np.ndarray) -> np.ndarray:
+        m = self.marginal
+        lo, hi = m.u_bounds
+        y = self.before(x)
+        d = m.dist.pmf(y) if m.discrete else m.dist.pdf(y) / (1.0 if self.shift else self.theta)
+        if m.low is not None:
+            d = np.where((y >= m.low) & (y <= m.high) & (x >= m.low) & (x <= m.high), d, 0.0)
+        return d / (hi - lo)
+
+
+def _mixture(opened: Opened, table: str, metric) -> list[Component]:
+    """One component for a metric neither seasonality nor a declared total scales; otherwise one per
+    seasonal multiplier and total factor, weighted by the rows of each segment and period."""
     base = resolve(metric)
     season = opened.spec.seasonality
-    if season is None or season.applies_to is None or metric.name not in season.applies_to:
-        return [(base, 1.0)]
+    seasonal = season is not None and season.applies_to is not None and metric.name in season.applies_to
+    factors = _total_factors(opened, table, metric) if metric.total is not None else {}
+    if not seasonal and not factors:
+        return [Component(base, 1.0)]
     unit = opened.spec.unit
     key = f"{unit}_id"
     rows = opened.conn.execute(
@@ -54,36 +96,41 @@ def _mixture(opened: Opened, table: str, metric) -> list[tuple[Marginal, float]]
         f"join {opened.relation('dim_' + unit)} d using ({key}) where t.{metric.name} is not null group by 1, 2"
     ).fetchall()
     if not rows:
-        return [(base, 1.0)]
-    starts = np.array([np.datetime64(f"{str(k)[:4]}-{str(k)[4:6]}-{str(k)[6:]}", "D") for _, k, _ in rows])
-    calendar = base_multipliers(season, starts)
-    weights: dict[float, float] = {}
-    for (segment, _, n), m in zip(rows, calendar):
-        factor = round(1.0 + season.sensitivity.get(segment, 1.0) * (float(m) - 1.0), 12)
-        weights[factor] = weights.get(factor, 0.0) + n
+        return [Component(base, 1.0)]
+    if seasonal:
+        starts = np.array([np.datetime64(f"{str(k)[:4]}-{str(k)[4:6]}-{str(k)[6:]}", "D") for _, k, _ in rows])
+        calendar = base_multipliers(season, starts)
+    else:
+        calendar = np.ones(len(rows))
+    shift = base.family == "normal"
+    weights: dict[tuple[float, float], float] = {}
+    for (segment, date_key, n), m in zip(rows, calendar):
+        factor = round(1.0 + season.sensitivity.get(segment, 1.0) * (float(m) - 1.0), 12) if seasonal else 1.0
+        theta = factors.get(date_key, 0.0 if shift else 1.0)
+        weights[(factor, theta)] = weights.get((factor, theta), 0.0) + n
     total = sum(weights.values())
-    return [(base.scaled(f), w / total) for f, w in sorted(weights.items())]
+    return [Component(base.scaled(f), w / total, theta, shift) for (f, theta), w in sorted(weights.items())]
 
 
-def _cdf(mixture, x: np.ndarray, integer_values: bool) -> np.ndarray:
-    out = np.zeros_like(x, dtype=float)
-    for marginal, weight in mixture:
-        lo, hi = marginal.u_bounds
-        at = x if marginal.discrete or not integer_values else x + 0.5  # rounded output: the mass up to k + 0.5
-        out += weight * np.clip((marginal.dist.cdf(at) - lo) / (hi - lo), 0.0, 1.0)
-    return out
+def _total_factors(opened: Opened, table: str, metric) -> dict[int, float]:
+    """date_key -> the factor (offset) the metric's declared total applied, from the truth table."""
+    if TRUTH not in opened.tables:
+        opened.notes.append(f"No truth table in this output: {metric.name}'s values are compared with its "
+                            "declared family without the factors its declared total applied.")
+        return {}
+    found = opened.conn.execute(
+        f"select date_key, value::double from {opened.relation(TRUTH)} where table_name = ? and column_name = ? "
+        "and measure = 'total_factor' and date_key is not null and value is not null", [table, metric.name]
+    ).fetchall()
+    return {int(k): float(v) for k, v in found}
 
 
-def _density(mixture, x: np.ndarray) -> np.ndarray:
-    out = np.zeros_like(x, dtype=float)
-    for marginal, weight in mixture:
-        lo, hi = marginal.u_bounds
-        dist = marginal.dist
-        d = dist.pmf(x) if marginal.discrete else dist.pdf(x)
-        if marginal.low is not None:
-            d = np.where((x >= marginal.low) & (x <= marginal.high), d, 0.0)
-        out += weight * d / (hi - lo)
-    return out
+def _cdf(mixture: list[Component], x: np.ndarray, integer_values: bool, left: bool = False) -> np.ndarray:
+    return sum(c.weight * c.cdf(x, integer_values, left) for c in mixture)
+
+
+def _density(mixture: list[Component], x: np.ndarray) -> np.ndarray:
+    return sum(c.weight * c.density(x) for c in mixture)
 
 
 def ks_statistic(values: np.ndarray, mixture, integer_values: bool) -> float:
@@ -94,14 +141,14 @@ def ks_statistic(values: np.ndarray, mixture, integer_values: bool) -> float:
         ks = np.arange(np.floor(values[0]) - 1, np.ceil(values[-1]) + 1)
         empirical = np.searchsorted(values, ks, side="right") / n
         return float(np.max(np.abs(empirical - _cdf(mixture, ks, True))))
-    declared = _cdf(mixture, values, False)
-    above = np.arange(1, n + 1) / n - declared
-    below = declared - np.arange(0, n) / n
-    return float(max(above.max(), below.max()))
+    at, count = np.unique(values, return_counts=True)  # ties: the values piled on a bound of the range
+    upto = np.cumsum(count) / n
+    return float(max(np.abs(upto - _cdf(mixture, at, False)).max(),
+                     np.abs(upto - count / n - _cdf(mixture, at, False, left=True)).max()))
 
 
 def _figure(metric, table: str, values: np.ndarray, mixture) -> dict:
-    base = mixture[0][0]
+    base = mixture[0].marginal
     integer_values = base.integer or base.discrete
     ks = ks_statistic(values, mixture, integer_values)
     low, high = np.quantile(values, [0.001, 0.999])
