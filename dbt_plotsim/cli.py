@@ -39,6 +39,13 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--as-of", dest="as_of", default=None, metavar="DATE",
                          help="how much of the window has happened (window.as_of): rows up to its period only")
 
+    def generated_source(sub: argparse.ArgumentParser) -> None:
+        where = sub.add_mutually_exclusive_group(required=True)
+        where.add_argument("--duckdb", metavar="FILE", help="a DuckDB file written by dbt-plotsim or dbt")
+        where.add_argument("--parquet", metavar="DIR", help="a Parquet set written by dbt-plotsim generate")
+        sub.add_argument("--schema", default="main", help="with --duckdb: the source's schema (default: main)")
+        sub.add_argument("--source", help="with --duckdb: the source, when the schema holds several")
+
     gen = commands.add_parser("generate", help="write the star schema to Parquet files or a DuckDB database")
     with_spec(gen)
     gen.add_argument("--out", required=True,
@@ -61,19 +68,11 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("verify", help=(
         "re-derive a generated source's invariants (content hashes, keys, truth tables) from the data; exit 1 "
         "listing what fails"))
-    where = check.add_mutually_exclusive_group(required=True)
-    where.add_argument("--duckdb", metavar="FILE", help="a DuckDB file written by dbt-plotsim or dbt")
-    where.add_argument("--parquet", metavar="DIR", help="a Parquet set written by dbt-plotsim generate")
-    check.add_argument("--schema", default="main", help="with --duckdb: the source's schema (default: main)")
-    check.add_argument("--source", help="with --duckdb: the source, when the schema holds several")
+    generated_source(check)
     report = commands.add_parser("report", help=(
         "write a fidelity report of a generated source: one self-contained HTML page (declared against "
         "delivered correlations, lags, distributions; trajectories, arrivals, seasonality, keys) and a JSON"))
-    where = report.add_mutually_exclusive_group(required=True)
-    where.add_argument("--duckdb", metavar="FILE", help="a DuckDB file written by dbt-plotsim or dbt")
-    where.add_argument("--parquet", metavar="DIR", help="a Parquet set written by dbt-plotsim generate")
-    report.add_argument("--schema", default="main", help="with --duckdb: the source's schema (default: main)")
-    report.add_argument("--source", help="with --duckdb: the source, when the schema holds several")
+    generated_source(report)
     report.add_argument("--out", default="report.html", help="the HTML page (default: report.html); the JSON "
                         "is written beside it with the same name")
     commands.add_parser("templates", help="list the bundled domain templates")

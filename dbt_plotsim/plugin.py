@@ -25,38 +25,30 @@ REPORT_FUNCTION = "plotsim_report"
 
 def handle(request_json: str, conn) -> str:
     """Run one request against a DuckDB connection; always returns a JSON outcome."""
-    from .errors import PlotsimError, SpecError
-    from .interrupts import check, report_bug
-    from .materialize import materialize
-    from .sources import resolve
 
-    # a signal since the plugin started watching (dbt's start-up, an earlier source) stops this request too
-    try:
+    def generate() -> dict:
+        from .interrupts import check
+        from .materialize import materialize
+        from .sources import resolve
+
         request = json.loads(request_json)
         source = resolve(request["source"], request["schema"], request["block"], project_dir(request.get("project_dir")),
                          request.get("as_of"))
         check()  # a Ctrl-C while the spec was loaded and calibrated
         outcome = materialize(source, conn, force=bool(request.get("force")))
-        return json.dumps({"status": outcome.status, **outcome.as_dict()})
-    except SpecError as exc:
-        return json.dumps({"status": "error", "problems": exc.lines()})
-    except PlotsimError as exc:
-        return json.dumps({"status": "error", "problems": [str(exc)]})
-    except KeyboardInterrupt as exc:
-        return interrupted(request_json, exc)
-    except Exception as exc:  # a bug: one line, the traceback saved for the report
-        return json.dumps({"status": "bug", "problems": [report_bug(exc)]})
+        return {"status": outcome.status, **outcome.as_dict()}
+
+    return answered(request_json, generate)
 
 
 def handle_report(request_json: str, conn) -> str:
     """Write the fidelity report of one source (its tables in `conn`, or its Parquet set); a JSON outcome."""
-    from pathlib import Path
 
-    from .errors import PlotsimError
-    from .interrupts import report_bug
-    from .report import write_report
+    def report() -> dict:
+        from pathlib import Path
 
-    try:
+        from .report import write_report
+
         request = json.loads(request_json)
         root = Path(project_dir(request.get("project_dir")))
         block = request.get("block") or {}
@@ -65,13 +57,28 @@ def handle_report(request_json: str, conn) -> str:
             written = write_report(out, parquet=root / str(block["path"]))
         else:
             written = write_report(out, conn=conn, schema=request["schema"], source=request["source"])
-        return json.dumps({"status": "written", "html": str(written.html), "json": str(written.json),
-                           "pass": written.passed, "warn": written.warned})
+        return {"status": "written", "html": str(written.html), "json": str(written.json),
+                "pass": written.passed, "warn": written.warned}
+
+    return answered(request_json, report)
+
+
+def answered(request_json: str, work) -> str:
+    """`work()`'s outcome as JSON; a user's mistake as {"status": "error", "problems": [...]}, a signal as
+    interrupted() says, anything else as a bug (one line, the traceback saved for the report)."""
+    from .errors import PlotsimError, SpecError
+    from .interrupts import report_bug
+
+    # a signal since the plugin started watching (dbt's start-up, an earlier source) stops this request too
+    try:
+        return json.dumps(work())
+    except SpecError as exc:
+        return json.dumps({"status": "error", "problems": exc.lines()})
     except PlotsimError as exc:
         return json.dumps({"status": "error", "problems": [str(exc)]})
     except KeyboardInterrupt as exc:
         return interrupted(request_json, exc)
-    except Exception as exc:  # a bug: one line, the traceback saved for the report
+    except Exception as exc:  # noqa: BLE001 - a bug, reported as one
         return json.dumps({"status": "bug", "problems": [report_bug(exc)]})
 
 

@@ -25,8 +25,7 @@ from .engine.defects import KEY_TABLE as DEFECTS_TABLE
 from .errors import WriteError
 from .state import STATE_TABLE
 from .verify_experiments import check_experiments
-from .verify_rates import check_rates
-from .verify_totals import check_totals
+from .verify_periods import check_rates, check_totals
 from .verify_truth import TRUTH_TABLE, check_truth
 from .writers.digests import file_sha256, recorded_digests, table_digest
 from .writers.duckdb import quote

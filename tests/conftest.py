@@ -91,3 +91,14 @@ def truth_of_other_tables(tables: dict, left_out: set[str]) -> list[tuple]:
     table shows in its own rows of `_plotsim_truth` and in the delivered relations only)."""
     truth = tables["_plotsim_truth"].to_pylist()
     return sorted((tuple(row.values()) for row in truth if row["table_name"] not in left_out), key=str)
+
+
+def generated(root: Path, spec: dict, name: str, *options: str) -> Path:
+    """`dbt-plotsim generate` of `spec` (written to <root>/<name>.yml) into <root>/<name>.duckdb."""
+    from dbt_plotsim.cli import main
+
+    path = root / f"{name}.yml"
+    path.write_text(yaml.safe_dump(spec))
+    database = root / f"{name}.duckdb"
+    assert main(["generate", str(path), "--out", str(database), *options]) == 0
+    return database

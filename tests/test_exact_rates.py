@@ -5,7 +5,6 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 import pytest
-import yaml
 from scipy import stats
 
 import dbt_plotsim
@@ -18,7 +17,7 @@ from dbt_plotsim.engine.fanout import followed_level
 from dbt_plotsim.engine.plan import _build_cached, plan_for
 from dbt_plotsim.engine.seasonality import seasonal_factor
 
-from .conftest import assert_problem, small_dict
+from .conftest import assert_problem, generated, small_dict
 
 MEAN_MOVED = 0.02  # relative change of the mean rows per active entity-period, exact against not
 SPEARMAN_MOVED = 0.01  # change of Spearman's rho of cell counts against the followed series
@@ -256,10 +255,7 @@ def test_too_few_expected_rows_names_the_period():
 def test_verify_finds_a_deleted_event_row(tmp_path, capsys):
     spec = _logins()
     spec["window"]["as_of"] = "2024-08-10"
-    path = tmp_path / "logins.yml"
-    path.write_text(yaml.safe_dump(spec))
-    db = tmp_path / "l.duckdb"
-    assert cli.main(["generate", str(path), "--out", str(db), "--scale", "0.5"]) == 0
+    db = generated(tmp_path, spec, "logins", "--scale", "0.5")
     assert cli.main(["verify", "--duckdb", str(db)]) == 0
     assert "checked rates: 8 period counts" in capsys.readouterr().out
     with duckdb.connect(str(db)) as conn:

@@ -14,6 +14,8 @@ import pytest
 from dbt_plotsim.cli import main
 from dbt_plotsim.report import collect_report, write_report
 
+from .conftest import small_dict
+
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync")
@@ -23,26 +25,21 @@ KS_BOUND = 0.05  # the report's warn threshold; a few thousand values of the dec
 
 
 def spec() -> dict:
-    """Tiny: 2 segments (one arriving, one churning), 18 months, 3 metrics, one correlation, one lag, a terminal
-    event."""
-    return {
-        "about": "report test accounts",
-        "unit": "account",
-        "window": {"start": "2024-01-01", "end": "2025-06-30", "grain": "month"},
-        "seed": 11,
-        "metrics": [
-            {"name": "engagement", "type": "score"},
-            {"name": "mrr", "type": "amount", "range": [50, 20000]},
-            {"name": "tickets", "type": "count", "polarity": "negative", "mean": 3},
-        ],
-        "segments": [
-            {"name": "growers", "count": 200, "archetype": "growth", "arrivals": {"pattern": "uniform", "until": 0.5}},
-            {"name": "churners", "count": 150, "archetype": "churn"},
-        ],
-        "correlations": [{"between": ["engagement", "mrr"], "r": 0.6}],
-        "lags": [{"metric": "mrr", "follows": "engagement", "periods": 2}],
-        "events": [{"name": "churn", "when": {"metric": "engagement", "below": 0.2, "for": 2}, "terminal": True}],
-    }
+    """The small accounts (conftest.small_dict) over 18 months, larger: one segment arriving, one churning,
+    a terminal event."""
+    out = small_dict()
+    out.update(about="report test accounts", seed=11, noise=None)
+    out["window"]["end"] = "2025-06-30"
+    out["metrics"][1]["range"] = [50, 20000]
+    out["metrics"][2]["mean"] = 3
+    out["segments"] = [
+        {"name": "growers", "count": 200, "archetype": "growth", "arrivals": {"pattern": "uniform", "until": 0.5}},
+        {"name": "churners", "count": 150, "archetype": "churn"},
+    ]
+    out["correlations"][0]["r"] = 0.6
+    out["lags"] = [{"metric": "mrr", "follows": "engagement", "periods": 2}]
+    out["events"] = [{"name": "churn", "when": {"metric": "engagement", "below": 0.2, "for": 2}, "terminal": True}]
+    return {key: value for key, value in out.items() if value is not None}
 
 
 @pytest.fixture(scope="module")

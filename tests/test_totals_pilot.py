@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 
 from dbt_plotsim import load_spec
-from dbt_plotsim.cli import main
 from dbt_plotsim.engine.exact_cents import SCALE, SHIFT
 from dbt_plotsim.engine.plan import plan_for
 from dbt_plotsim.engine.totals import Target
 from dbt_plotsim.engine.totals_pilot import _theta
+
+from .conftest import generated
 
 R_TOLERANCE = 0.05  # issue 5's tolerance on a declared pooled r
 KS_WARN = 0.05  # the report's own mark
@@ -40,13 +41,9 @@ def _library(r: float = 0.4) -> dict:
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory):
-    import yaml
-
-    root = tmp_path_factory.mktemp("library")
-    (root / "library.yml").write_text(yaml.safe_dump(_library()))
-    assert main(["generate", str(root / "library.yml"), "--out", str(root / "library.duckdb")]) == 0
+    database = generated(tmp_path_factory.mktemp("library"), _library(), "library")
     loaded = load_spec(_library())
-    return loaded, plan_for(loaded), root / "library.duckdb"
+    return loaded, plan_for(loaded), database
 
 
 def test_totals_far_from_the_declared_mean_keep_the_declared_r(library):

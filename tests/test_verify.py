@@ -12,6 +12,8 @@ import yaml
 
 from dbt_plotsim import cli
 
+from .conftest import generated
+
 SPEC = Path(__file__).parent / "data" / "saas_example.yml"
 
 
@@ -72,10 +74,7 @@ def test_one_changed_value_in_a_parquet_file_fails(fresh, tmp_path, capsys):
 def test_declared_totals_are_checked(tmp_path, capsys):
     spec = yaml.safe_load(SPEC.read_text())
     spec["metrics"][1]["total"] = {"start": 200000, "growth": 0.01}
-    path = tmp_path / "totals.yml"
-    path.write_text(yaml.safe_dump(spec))
-    db = tmp_path / "t.duckdb"
-    assert cli.main(["generate", str(path), "--out", str(db), "--scale", "0.2"]) == 0
+    db = generated(tmp_path, spec, "totals", "--scale", "0.2")
     assert cli.main(["verify", "--duckdb", str(db)]) == 0
     assert "checked totals: 24 period totals" in capsys.readouterr().out
     with duckdb.connect(str(db)) as conn:  # one cent more on one row
