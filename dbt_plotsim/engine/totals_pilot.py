@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .exact_cents import SCALE
+from .exact_cents import SCALE, adjusted
 from .totals_cells import cents_of
 
 SEARCH_STEPS = 60  # bisection steps on the factor (offset) of periods whose values reach a bound
@@ -36,7 +36,7 @@ def with_totals(plan, values: list[np.ndarray], periods: np.ndarray, weights: np
         goal = t.cents / max(entities, 1e-300)  # per pilot entity
         theta = _theta(cents, p, w, goal, t, plan.periods)
         y = x.copy()
-        y[ok] = np.clip(cents * theta[p] if t.mode == SCALE else cents + theta[p], t.low, t.high) / 100.0
+        y[ok] = adjusted(cents, theta[p], t.mode, t.low, t.high) / 100.0
         out[t.metric], factors[t.metric] = y, theta
     return out, factors
 
@@ -55,8 +55,7 @@ def _theta(cents: np.ndarray, p: np.ndarray, w: np.ndarray, goal: np.ndarray, t,
         return theta
 
     def reached(trial: np.ndarray) -> np.ndarray:
-        v = cents * trial[p] if t.mode == SCALE else cents + trial[p]
-        return np.bincount(p, weights=w * np.clip(v, t.low, t.high), minlength=periods)
+        return np.bincount(p, weights=w * adjusted(cents, trial[p], t.mode, t.low, t.high), minlength=periods)
 
     if np.allclose(reached(theta), goal, rtol=1e-9, atol=1e-6):
         return theta

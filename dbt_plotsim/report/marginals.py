@@ -143,8 +143,10 @@ def ks_statistic(values: np.ndarray, mixture, integer_values: bool) -> float:
         return float(np.max(np.abs(empirical - _cdf(mixture, ks, True))))
     at, count = np.unique(values, return_counts=True)  # ties: the values piled on a bound of the range
     upto = np.cumsum(count) / n
-    return float(max(np.abs(upto - _cdf(mixture, at, False)).max(),
-                     np.abs(upto - count / n - _cdf(mixture, at, False, left=True)).max()))
+    right = _cdf(mixture, at, False)
+    piled = any(c.theta != (0.0 if c.shift else 1.0) for c in mixture)  # only a total's factor piles values
+    left = _cdf(mixture, at, False, left=True) if piled else right
+    return float(max(np.abs(upto - right).max(), np.abs(upto - count / n - left).max()))
 
 
 def _figure(metric, table: str, values: np.ndarray, mixture) -> dict:
