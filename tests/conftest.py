@@ -2,12 +2,18 @@
 from __future__ import annotations
 
 import copy
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
 
 DATA = Path(__file__).parent / "data"
+
+# Calibrated plans are cached between processes (engine/plan_cache.py): the tests keep theirs in a folder of
+# their own (set before any test or subprocess starts), never in the user's ~/.cache.
+os.environ.setdefault("PLOTSIM_CACHE_DIR", tempfile.mkdtemp(prefix="plotsim-test-cache-"))
 
 
 def example_dict() -> dict:

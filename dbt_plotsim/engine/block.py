@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy.signal import lfilter
 
 from .arrivals import draw_arrivals
 from .events import EventRows, condition_values, fire_rows, first_sustained, rate_counts, rate_rows
@@ -50,12 +49,23 @@ def _persistent(window: np.ndarray, lead: np.ndarray, phi: float) -> np.ndarray:
     for pre-window periods, backward from it (a Gaussian AR(1) is time-reversible), so window values never
     depend on how deep the lead is."""
     gain = np.sqrt(1.0 - phi * phi)
-    zi = (1.0 - gain) * window[:, :1]
-    forward = lfilter([gain], [1.0, -phi], window, axis=-1, zi=zi)[0]
+    forward = _recursion(window, gain, phi, (1.0 - gain) * window[:, 0])
     if lead.shape[1] == 0:
         return forward
-    back = lfilter([gain], [1.0, -phi], lead, axis=-1, zi=phi * forward[:, :1])[0]
+    back = _recursion(lead, gain, phi, phi * forward[:, 0])
     return np.concatenate([back[:, ::-1], forward], axis=1)
+
+
+def _recursion(x: np.ndarray, gain: float, phi: float, carry: np.ndarray) -> np.ndarray:
+    """y[:, 0] = gain x[:, 0] + carry, y[:, t] = gain x[:, t] + phi y[:, t-1]: a loop over periods, vectorized
+    over entities (period-major, so each step reads contiguous memory). Bit for bit what scipy's lfilter
+    computes, without importing scipy.signal (0.7 s at start-up)."""
+    scaled = gain * np.ascontiguousarray(x.T)
+    out = np.empty_like(scaled)
+    out[0] = scaled[0] + carry
+    for t in range(1, scaled.shape[0]):
+        out[t] = scaled[t] + phi * out[t - 1]
+    return out.T
 
 
 def block_latent(plan: Plan, seg: SegmentPlan, block: int, n: int):

@@ -10,7 +10,6 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
-from scipy import stats
 from scipy.special import ndtr, ndtri
 
 DISCRETE = ("poisson", "negative_binomial")  # families on whole numbers, drawn by exact CDF thresholds
@@ -46,6 +45,8 @@ class Marginal:
 
     @cached_property
     def dist(self):
+        from scipy import stats  # here, not at import: scipy.stats costs 0.5 s of every start-up
+
         p, f = self.params, self.factor
         if self.family == "normal":
             return stats.norm(loc=p["mean"] * f, scale=p["sd"] * f)
@@ -64,6 +65,11 @@ class Marginal:
         if self.family == "weibull":
             return stats.weibull_min(p["shape"], scale=p["scale"] * f)
         raise AssertionError(self.family)
+
+    def __getstate__(self) -> dict:
+        """Pickled (the plan cache) without the frozen scipy distribution: rebuilt on first use, so loading a
+        cached plan does not import scipy.stats."""
+        return {k: v for k, v in self.__dict__.items() if k != "dist"}
 
     def scaled(self, factor: float) -> "Marginal":
         """The same metric in a period whose seasonal multiplier is `factor` (same latent CDF)."""
@@ -209,7 +215,9 @@ def resolve(metric) -> Marginal:
         elif mean is not None:
             scale = mean / shape
         else:
-            scale = (high / stats.gamma.ppf(0.99, shape)) if has_range else 10.0
+            from scipy.stats import gamma
+
+            scale = (high / gamma.ppf(0.99, shape)) if has_range else 10.0
         params = {"shape": shape, "scale": scale}
     elif family == "weibull":
         shape = p.get("shape", 1.5)
@@ -218,7 +226,9 @@ def resolve(metric) -> Marginal:
         elif mean is not None:
             scale = mean / math.gamma(1 + 1 / shape)
         else:
-            scale = (high / stats.weibull_min.ppf(0.99, shape)) if has_range else 10.0
+            from scipy.stats import weibull_min
+
+            scale = (high / weibull_min.ppf(0.99, shape)) if has_range else 10.0
         params = {"shape": shape, "scale": scale}
     else:
         raise AssertionError(family)

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.optimize import brentq
 from scipy.special import ndtr
 
 from .marginals import Marginal
@@ -80,4 +79,6 @@ def latent_for(a: Marginal, b: Marginal, r: float, outliers: float = 0.0,
         return 1.0
     if r <= low:
         return -1.0
+    from scipy.optimize import brentq  # here: scipy.optimize costs 0.1 s of every start-up
+
     return float(brentq(lambda rho: pearson(a, b, rho, outliers, outliers_b) - r, -1.0, 1.0, xtol=1e-5))

@@ -190,8 +190,9 @@ def build_plan(spec) -> tuple[Plan | None, list[Problem]]:
 @lru_cache(maxsize=8)
 def _build_cached(spec_json: str) -> tuple[Plan | None, list[Problem]]:
     from ..spec.model import Spec
+    from . import plan_cache
 
-    return _build(Spec.model_validate(json.loads(spec_json)))
+    return plan_cache.cached(spec_json, lambda: _build(Spec.model_validate(json.loads(spec_json))))
 
 
 def _build(spec) -> tuple[Plan | None, list[Problem]]:

@@ -43,5 +43,24 @@ def failures(result) -> list[str]:
     return [r.node.name for r in nodes if str(r.status) in ("error", "fail")]
 
 
+def why_failed(result, db: Path | None = None) -> list[tuple]:
+    """(node, status, dbt's message, the failing test's rows) per failed node: what an assertion should show."""
+    import duckdb
+
+    out = []
+    for r in getattr(result.result, "results", None) or []:
+        if str(r.status) not in ("error", "fail"):
+            continue
+        rows = None
+        if db is not None and str(r.status) == "fail" and getattr(r.node, "compiled_code", None):
+            try:
+                with duckdb.connect(str(db)) as conn:
+                    rows = conn.execute(r.node.compiled_code).fetchmany(5)
+            except duckdb.Error as exc:  # the diagnosis must not hide the failure it describes
+                rows = f"could not re-run the test's query: {exc}"
+        out.append((r.node.name, str(r.status), r.message, rows))
+    return out
+
+
 def set_env(name: str, value: str) -> None:
     os.environ[name] = value

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 import yaml
 
-from .conftest import ROOT, failures, set_env
+from .conftest import ROOT, failures, set_env, why_failed
 
 PROJECT = ROOT / "integration_tests"
 SOURCES = {"inline", "saas", "clinics", "stores", "app_daily", "growing", "messy"}
@@ -90,7 +90,7 @@ def generated_at(db) -> dict[str, object]:
 
 def test_build_passes_every_test(it):
     build = it["build"]
-    assert build.success, failures(build) or build.exception
+    assert build.success, why_failed(build, it["db"]) or build.exception
     results = build.result.results
     bad = [(r.node.name, str(r.status)) for r in results if str(r.status) not in ("success", "pass")]
     assert bad == []
@@ -111,7 +111,7 @@ def test_expected_failures_all_fail(it):
     results = [r for r in result.result.results if r.node.resource_type == "test"]
     assert {r.node.name for r in results} == set(EXPECTED_FAILURES)
     assert sorted(failures(result)) == sorted(EXPECTED_FAILURES)
-    assert {str(r.status) for r in results} == {"fail"}  # failing rows, not errors
+    assert {str(r.status) for r in results} == {"fail"}, why_failed(result)  # failing rows, not errors
     for r in results:  # and they fail for the reason the fixture was built for
         rows = query(it["db"], r.node.compiled_code)
         assert EXPECTED_FAILURES[r.node.name] in str(rows), (r.node.name, rows)
@@ -146,7 +146,7 @@ def test_hook_generates_then_builds(it, warehouse, log):
     try:
         build = it["run"]("build", "--select", "source:saas+", "--exclude", "tag:expected_failure",
                           vars={"plotsim_generate": True})
-        assert build.success, failures(build) or build.exception or log.text()
+        assert build.success, why_failed(build) or build.exception or log.text()
         assert log.text().count("OK synthetic source") == len(SOURCES), log.text()
         assert set(generated_at(fresh)) == SOURCES
         nodes = [r.node for r in build.result.results]
@@ -161,7 +161,7 @@ def test_hook_selects_and_forces_through_vars(it, log):
     before = generated_at(it["db"])
     run = it["run"]("run", "--select", "stg_inline__company_months",
                     vars={"plotsim_generate": True, "plotsim_select": "clinics stores", "plotsim_force": True})
-    assert run.success, failures(run) or run.exception or log.text()
+    assert run.success, why_failed(run) or run.exception or log.text()
     assert log.text().count("OK synthetic source") == 2 and "SKIP synthetic source" not in log.text(), log.text()
     after = generated_at(it["db"])
     assert {name for name in SOURCES if after[name] != before[name]} == {"clinics", "stores"}
@@ -268,7 +268,7 @@ def test_every_template_builds_with_its_synced_tests(dbt, warehouse, log, tmp_pa
     log.lines.clear()
     build = dbt(TEMPLATES_PROJECT, "build", "--target-path", str(target), "--log-path", str(target),
                 vars={"plotsim_generate": True})
-    assert build.success, failures(build) or build.exception or log.text()
+    assert build.success, why_failed(build) or build.exception or log.text()
     assert log.text().count("OK synthetic source") == len(expected), log.text()
     tests = [r for r in build.result.results if r.node.resource_type == "test"]
     assert [(r.node.name, str(r.status)) for r in tests if str(r.status) != "pass"] == []
