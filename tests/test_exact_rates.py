@@ -207,6 +207,7 @@ def test_chunks_workers_and_parts_do_not_change_the_rows(monkeypatch):
     for name, table in reference.items():
         assert table.equals(other[name]), name
     _build_cached.cache_clear()  # the solver must see the parts the blocks are cut into
+    monkeypatch.setenv("PLOTSIM_CACHE", "off")  # and so must the plan: never one cached under the real budget
     monkeypatch.setattr(parts, "PART_BUDGET", 64 * 1024)
     try:
         loaded = load_spec(spec)

@@ -12,6 +12,9 @@ import numpy as np
 from .rng import ENTITY_BLOCK
 
 
+_BLOCK_SHIFT = ENTITY_BLOCK.bit_length() - 1 if ENTITY_BLOCK & (ENTITY_BLOCK - 1) == 0 else None
+
+
 class BlockOrder:
     """The global block of each entity id: segments in plan order, blocks of ENTITY_BLOCK ids within each."""
 
@@ -19,12 +22,35 @@ class BlockOrder:
         self.first_ids = np.array([s.first_id for s in plan.segments], dtype=np.int64)
         self.offsets = np.cumsum([0] + [s.blocks for s in plan.segments])[:-1].astype(np.int64)
 
+    def _starts(self, ids: np.ndarray) -> np.ndarray | None:
+        """Rows in id order (every generated table): the row where each segment starts; else None."""
+        if ids.size > 1 and bool((ids[1:] >= ids[:-1]).all()):
+            return np.searchsorted(ids, self.first_ids, side="left")
+        return None
+
     def segment(self, ids: np.ndarray) -> np.ndarray:
-        return np.searchsorted(self.first_ids, ids, side="right") - 1
+        starts = self._starts(ids)
+        if starts is None:
+            return np.searchsorted(self.first_ids, ids, side="right") - 1
+        steps = np.zeros(ids.size + 1, dtype=np.int64)
+        np.add.at(steps, starts, 1)
+        return np.cumsum(steps[:-1]) - 1
 
     def block(self, ids: np.ndarray) -> np.ndarray:
-        segment = self.segment(ids)
-        return self.offsets[segment] + (ids - self.first_ids[segment]) // ENTITY_BLOCK
+        starts = self._starts(ids)
+        if starts is None:
+            segment = np.searchsorted(self.first_ids, ids, side="right") - 1
+            return self.offsets[segment] + (ids - self.first_ids[segment]) // ENTITY_BLOCK
+        out = np.empty(ids.size, dtype=np.int64)
+        bounds = np.append(starts, ids.size)
+        if bounds[0] > 0:
+            raise ValueError("bug: an entity id below the first segment's reached the block order")
+        for s, (begin, end) in enumerate(zip(bounds[:-1], bounds[1:])):  # one slice per segment, not per row
+            if end > begin:
+                within = ids[begin:end] - self.first_ids[s]
+                out[begin:end] = (within >> _BLOCK_SHIFT if _BLOCK_SHIFT is not None else within // ENTITY_BLOCK)
+                out[begin:end] += self.offsets[s]
+        return out
 
 
 def local_blocks(block: np.ndarray) -> tuple[np.ndarray, int]:

@@ -9,6 +9,7 @@ rows as the clock shows them at `as_of` (before source systems and defects), acc
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pyarrow as pa
@@ -152,12 +153,24 @@ class TruthTables:
             return np.full(table.num_rows, self.periods, dtype=np.int64)
         keys = table.column(column).to_numpy(zero_copy_only=False)
         keys = np.where(np.isnan(keys), -1, keys).astype(np.int64) if keys.dtype.kind == "f" else keys.astype(np.int64)
-        found = np.searchsorted(self.keys, keys)
-        inside = found < self.periods
-        known = inside & (self.keys[np.minimum(found, self.periods - 1)] == keys)
+        low, slots = self._key_slots
+        offset = keys - low
+        inside = (offset >= 0) & (offset < slots.size)
+        found = slots[np.where(inside, offset, 0)]  # a gather, not a bisection per row
+        known = inside & (found >= 0)
         if not np.array_equal(known, keys >= 0):
             raise ValueError(f"bug: {column} values outside the periods up to as_of reached the truth tables")
         return np.where(known, found, self.periods)
+
+    @cached_property
+    def _key_slots(self) -> tuple[int, np.ndarray]:
+        """(first date key, each key from it to the last: its period, or -1 between periods)."""
+        if self.periods == 0:
+            return 0, np.full(1, -1, dtype=np.int64)
+        low = int(self.keys[0])
+        slots = np.full(int(self.keys[-1]) - low + 1, -1, dtype=np.int64)
+        slots[self.keys.astype(np.int64) - low] = np.arange(self.periods)
+        return low, slots
 
     def _segment_index(self, table: pa.Table, column: str | None) -> np.ndarray:
         if column is None:

@@ -14,6 +14,16 @@
     {% if candidate is not string and candidate.schema is defined %}
       {% set where = [candidate.database, candidate.schema, '_plotsim_relations'] | select | join('.') %}
       {% set table = adapter.get_relation(database=candidate.database, schema=candidate.schema, identifier='_plotsim_relations') %}
+      {% if table is none %}
+        {# dbt's relation cache is filled when the run starts: ask the database itself before saying "no table" #}
+        {% set listed = run_query("select table_name from information_schema.tables where lower(table_schema) = lower('"
+                                  ~ candidate.schema ~ "') and lower(table_name) = '_plotsim_relations'"
+                                  ~ (" and lower(table_catalog) = lower('" ~ candidate.database ~ "')" if candidate.database else "")) %}
+        {% if listed.rows | length > 0 %}
+          {% set table = api.Relation.create(database=candidate.database, schema=candidate.schema,
+                                             identifier='_plotsim_relations') %}
+        {% endif %}
+      {% endif %}
       {% if table is not none %}
         {% set result = run_query("select * from " ~ table ~ " where kind = '" ~ kind ~ "'") %}
         {% set names = result.column_names | map('lower') | list %}
