@@ -156,7 +156,7 @@ class Plugin(BasePlugin):
         from .interrupts import watch
 
         self.plugin_config = plugin_config
-        self.progress_every = _seconds(plugin_config.get("progress_seconds", PROGRESS_EVERY))
+        self.progress_every = _seconds((plugin_config or {}).get("progress_seconds", PROGRESS_EVERY))
         watch()  # Ctrl-C stops a generation running inside DuckDB's call of our function
 
     def configure_connection(self, conn) -> None:
