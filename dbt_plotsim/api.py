@@ -9,6 +9,7 @@ import duckdb
 import pyarrow as pa
 
 from .engine.pipeline import Generation, start
+from .progress import Observer
 from .spec import Spec, load_spec
 from .writers import duckdb as duckdb_writer
 from .writers import parquet as parquet_writer
@@ -40,17 +41,20 @@ def generate(spec: SpecLike, *, chunk_entities: int | None = None, workers: int 
 
 
 def write_duckdb(spec: SpecLike, database: str | os.PathLike | duckdb.DuckDBPyConnection, schema: str = "main", *,
-                 chunk_entities: int | None = None, workers: int = 1) -> list[str]:
-    """Create or replace the tables in `schema` of a DuckDB file (or connection), all in one transaction."""
-    return duckdb_writer.write_duckdb(stream(spec, chunk_entities=chunk_entities, workers=workers), database, schema)
+                 chunk_entities: int | None = None, workers: int = 1, progress: Observer | None = None) -> list[str]:
+    """Create or replace the tables in `schema` of a DuckDB file (or connection), all in one transaction;
+    `progress` (progress.py) hears of each chunk written."""
+    return duckdb_writer.write_duckdb(stream(spec, chunk_entities=chunk_entities, workers=workers), database, schema,
+                                      progress=progress)
 
 
 def write_parquet(spec: SpecLike, out_dir: str | os.PathLike, *, chunk_entities: int | None = None,
-                  workers: int = 1) -> dict[str, os.PathLike]:
-    """Write `<out_dir>/<table>.parquet` for every table; files change only once all are complete."""
+                  workers: int = 1, progress: Observer | None = None) -> dict[str, os.PathLike]:
+    """Write `<out_dir>/<table>.parquet` for every table; files change only once all are complete;
+    `progress` (progress.py) hears of each chunk written."""
     spec = _spec(spec)
     generation = stream(spec, chunk_entities=chunk_entities, workers=workers)
     from .materialize import manifest_of
 
     manifest = manifest_of(spec, generation.plan, spec_hash(spec), story_hash(spec))
-    return parquet_writer.write_parquet(generation, out_dir, manifest)
+    return parquet_writer.write_parquet(generation, out_dir, manifest, progress=progress)

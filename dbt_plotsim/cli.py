@@ -56,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--chunk-entities", type=_positive_int, default=None,
                      help="entities generated per chunk (rounded to blocks of 1024); output does not change")
     gen.add_argument("--workers", type=_positive_int, default=1, help="threads generating blocks; output does not change")
+    gen.add_argument("--quiet", action="store_true",
+                     help="no estimate and no progress on stderr (a bar on a terminal, else a line every 5 s)")
 
     val = commands.add_parser("validate", help="check a spec and report every problem at once")
     with_spec(val)
@@ -158,9 +160,14 @@ def _run(args: argparse.Namespace) -> int:
     began = time.perf_counter()
     if args.format is None:
         args.format = "duckdb" if str(args.out).lower().endswith((".duckdb", ".db")) else "parquet"
+    with _observer(args, spec) as progress:
+        return _generate(args, spec, began, progress)
+
+
+def _generate(args: argparse.Namespace, spec, began: float, progress) -> int:
     if args.format == "duckdb":
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        outcome = _into_duckdb(args, spec)
+        outcome = _into_duckdb(args, spec, progress)
         tables = outcome.tables
         where = f"{args.out} (schema {args.schema})"
         if outcome.status == "appended":
@@ -169,7 +176,8 @@ def _run(args: argparse.Namespace) -> int:
     else:
         from .materialize import generate_parquet
 
-        outcome = generate_parquet(spec, args.out, chunk_entities=args.chunk_entities, workers=args.workers)
+        outcome = generate_parquet(spec, args.out, chunk_entities=args.chunk_entities, workers=args.workers,
+                                   progress=progress)
         tables, where = outcome.tables, args.out
         if outcome.status == "appended":
             print(f"appended to {len(tables)} tables in {where} in {outcome.seconds:.1f}s: {outcome.detail}")
@@ -202,7 +210,31 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _into_duckdb(args: argparse.Namespace, spec):
+def _observer(args: argparse.Namespace, spec):
+    """Print the estimate, then report progress on stderr: a tqdm bar on a terminal, else a plain line every
+    PLAIN_EVERY seconds (logs, CI); with --quiet neither (no observer)."""
+    from contextlib import nullcontext
+
+    from .api import stream
+    from .progress import Bar, Progress, estimate
+
+    if args.quiet:
+        return nullcontext()
+    print(estimate(stream(spec, chunk_entities=args.chunk_entities, workers=args.workers)).line(),
+          file=sys.stderr, flush=True)
+    if sys.stderr.isatty():
+        return Bar(sys.stderr)
+
+    def line(snapshot) -> None:
+        print(f"progress: {'done, ' if snapshot.final else ''}{snapshot.line()}", file=sys.stderr, flush=True)
+
+    return Progress(line, every=PLAIN_EVERY)
+
+
+PLAIN_EVERY = 5.0  # seconds between plain progress lines
+
+
+def _into_duckdb(args: argparse.Namespace, spec, progress=None):
     """Generate into a DuckDB file with its state (materialize.py): a run whose spec differs only by a later
     `--as-of` appends the new periods; any other run writes everything."""
     from .materialize import materialize
@@ -213,7 +245,8 @@ def _into_duckdb(args: argparse.Namespace, spec):
     conn = connect(args.out)
     try:
         return materialize(SyntheticSource(name, args.schema, spec, "duckdb", None), conn,
-                           chunk_entities=args.chunk_entities, workers=args.workers, skip_unchanged=False)
+                           chunk_entities=args.chunk_entities, workers=args.workers, skip_unchanged=False,
+                           progress=progress)
     finally:
         conn.close()
 
@@ -226,24 +259,13 @@ def _print_fit(spec) -> None:
 
 
 def _print_info(generation) -> None:
-    from .engine.estimates import row_width
+    from .progress import estimate, human_bytes
 
-    counts = generation.row_counts()
+    found = estimate(generation)
     print(f"{'table':<32}{'est. rows':>14}{'columns':>9}{'est. size':>12}")
-    total = 0
-    for name, schema in generation.schemas.items():
-        size = counts[name] * row_width(schema)
-        total += size
-        print(f"{name:<32}{counts[name]:>14,}{len(schema):>9}{_human(size):>12}")
-    print(f"{'total (uncompressed)':<55}{_human(total):>12}")
-
-
-def _human(size: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if size < 1024 or unit == "TB":
-            return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
-        size /= 1024
-    return f"{size} B"
+    for name, rows in found.rows.items():
+        print(f"{name:<32}{rows:>14,}{found.columns[name]:>9}{human_bytes(found.sizes[name]):>12}")
+    print(f"{'total (uncompressed)':<55}{human_bytes(sum(found.sizes.values())):>12}")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from .story import StoryStore
 from .state import (APPEND, REGENERATE, SKIP, STATE_TABLE, Decision, count_rows, decide, existing_tables,
                     manifest_state, read_state, record_state)
 from . import interrupts
+from .progress import Observer
 from .writers.duckdb import rollback, quote, write_duckdb
 from .writers.parquet import write_parquet
 from .writers.parquet_set import ParquetSet
@@ -62,9 +63,11 @@ class Outcome:
 
 
 def materialize(source: SyntheticSource, conn: duckdb.DuckDBPyConnection, *, force: bool = False,
-                chunk_entities: int | None = None, workers: int = 1, skip_unchanged: bool = True) -> Outcome:
+                chunk_entities: int | None = None, workers: int = 1, skip_unchanged: bool = True,
+                progress: Observer | None = None) -> Outcome:
     """Generate a source into `conn` (state.py decides: skip, append or regenerate; `force` regenerates).
-    `skip_unchanged=False` never skips (the CLI writes when asked) but still appends when it can."""
+    `skip_unchanged=False` never skips (the CLI writes when asked) but still appends when it can. `progress`
+    hears of each chunk written (progress.py); a skipped source writes none."""
     began = time.perf_counter()
     digest, story = spec_hash(source.spec), story_hash(source.spec)
     generation = stream(source.spec, chunk_entities=chunk_entities, workers=workers)
@@ -105,11 +108,11 @@ def materialize(source: SyntheticSource, conn: duckdb.DuckDBPyConnection, *, for
     if source.output == "parquet":
         manifest = manifest_of(source.spec, plan, digest, story)
         write_parquet(generation, source.path, manifest, append=appended,
-                      commit=lambda paths: _views_over_parquet(conn, source.schema, paths, record))
+                      commit=lambda paths: _views_over_parquet(conn, source.schema, paths, record), progress=progress)
     else:
         if database is not None:
             check_disk(generation, database)
-        write_duckdb(generation, conn, source.schema, finalize=record, append=appended)
+        write_duckdb(generation, conn, source.schema, finalize=record, append=appended, progress=progress)
     rows = sum(generation.written.values())
     detail = f"{decision.detail}: {rows:,} rows written to {base:,}" if appended else decision.detail
     return Outcome(source.name, "appended" if appended else "generated", tables, rows, time.perf_counter() - began,
@@ -123,7 +126,8 @@ def manifest_of(spec, plan, digest: str, story: str) -> dict:
             "spec": spec_document(spec)}
 
 
-def generate_parquet(spec, out, *, chunk_entities: int | None = None, workers: int = 1) -> Outcome:
+def generate_parquet(spec, out, *, chunk_entities: int | None = None, workers: int = 1,
+                     progress: Observer | None = None) -> Outcome:
     """The CLI's Parquet output, with the set's manifest as its state: appends when only `as_of` moved
     forward, writes everything otherwise (never skips: the CLI writes when asked)."""
     began = time.perf_counter()
@@ -139,7 +143,7 @@ def generate_parquet(spec, out, *, chunk_entities: int | None = None, workers: i
     if appended:
         generation = generation.append_after(decision.since)
     generation = _told(generation, StoryStore.in_parquet_store(ParquetSet(out).store, story, __version__))
-    write_parquet(generation, out, manifest_of(spec, plan, digest, story), append=appended)
+    write_parquet(generation, out, manifest_of(spec, plan, digest, story), append=appended, progress=progress)
     return Outcome(Path(out).name, "appended" if appended else "generated", generation.table_names,
                    sum(generation.written.values()), time.perf_counter() - began, decision.detail, plan.warnings)
 

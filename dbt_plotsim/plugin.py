@@ -6,9 +6,11 @@ Enable it in profiles.yml:
     plugins:
       - module: dbt_plotsim.plugin
         alias: plotsim
+        config:
+          progress_seconds: 2   # optional: seconds between progress lines in dbt's log (default 2)
 
 The `generate_synthetic` macro calls the function once per synthetic source with a JSON request
-({source, schema, block, project_dir, force}); it answers with a JSON outcome. A user's mistake comes back
+({source, schema, block, project_dir, force, label}); it answers with a JSON outcome. A user's mistake comes back
 as {"status": "error", "problems": [...]}, never as a traceback. The `plotsim_report` macro calls the second
 with {source, schema, block, project_dir, out} and gets {status: "written", html, json, pass, warn}.
 """
@@ -20,22 +22,26 @@ from typing import Any
 from dbt.adapters.duckdb.plugins import BasePlugin
 
 FUNCTION = "plotsim_generate"
+PROGRESS_EVERY = 2.0  # seconds between progress lines in dbt's log; the plugin's config `progress_seconds` sets it
 REPORT_FUNCTION = "plotsim_report"
 
 
-def handle(request_json: str, conn) -> str:
-    """Run one request against a DuckDB connection; always returns a JSON outcome."""
+def handle(request_json: str, conn, progress_every: float = PROGRESS_EVERY) -> str:
+    """Run one request against a DuckDB connection; always returns a JSON outcome. While it writes, progress
+    lines go to dbt's log at most every `progress_every` seconds, and one when the source is written."""
 
     def generate() -> dict:
         from .interrupts import check
         from .materialize import materialize
+        from .progress import Progress
         from .sources import resolve
 
         request = json.loads(request_json)
         source = resolve(request["source"], request["schema"], request["block"], project_dir(request.get("project_dir")),
                          request.get("as_of"))
         check()  # a Ctrl-C while the spec was loaded and calibrated
-        outcome = materialize(source, conn, force=bool(request.get("force")))
+        progress = Progress(logged(request.get("label") or "", source.name), every=progress_every)
+        outcome = materialize(source, conn, force=bool(request.get("force")), progress=progress)
         return {"status": outcome.status, **outcome.as_dict()}
 
     return answered(request_json, generate)
@@ -101,6 +107,16 @@ def _source_name(request_json: str) -> str:
         return "?"
 
 
+def logged(label: str, source: str):
+    """A progress report (progress.Snapshot) as a line of dbt's log, worded like the macro's START/OK lines."""
+    prefix = f"{label} " if label else ""
+
+    def report(snapshot) -> None:
+        _log(f"{prefix}{'DONE' if snapshot.final else 'PROGRESS'} synthetic source {source}: {snapshot.line()}")
+
+    return report
+
+
 def _log(message: str) -> None:
     try:
         from dbt_common.events.functions import fire_event
@@ -124,11 +140,23 @@ def project_dir(requested: str | None) -> str:
     return str(found) if found else "."
 
 
+def _seconds(value) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if not seconds >= 0:
+        raise ValueError(f"dbt-plotsim plugin: progress_seconds in profiles.yml must be a number of seconds, 0 or "
+                         f"more (0: a line per chunk), not {value!r}")
+    return seconds
+
+
 class Plugin(BasePlugin):
     def initialize(self, plugin_config: dict[str, Any]) -> None:
         from .interrupts import watch
 
         self.plugin_config = plugin_config
+        self.progress_every = _seconds((plugin_config or {}).get("progress_seconds", PROGRESS_EVERY))
         watch()  # Ctrl-C stops a generation running inside DuckDB's call of our function
 
     def configure_connection(self, conn) -> None:
@@ -136,7 +164,7 @@ class Plugin(BasePlugin):
             try:
                 cursor = conn.cursor()  # its own transaction: the source commits or rolls back as a whole
                 try:
-                    return handle(request_json, cursor)
+                    return handle(request_json, cursor, self.progress_every)
                 finally:
                     cursor.close()
             except KeyboardInterrupt as exc:

@@ -36,7 +36,7 @@
     {% set label = loop.index ~ " of " ~ total %}
     {{ log(label ~ " START synthetic source " ~ source.name ~ " into " ~ source.schema, info=true) }}
     {% set request = tojson({
-      "source": source.name, "schema": source.schema, "block": source.block, "force": force,
+      "source": source.name, "schema": source.schema, "block": source.block, "force": force, "label": label,
       "as_of": (as_of | string) if as_of is not none else none
     }) %}
     {% set answer = run_query("select plotsim_generate('" ~ adapter.escape_sql_string(request) ~ "')") %}

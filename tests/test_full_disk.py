@@ -22,7 +22,7 @@ SCALE = "3"
 
 
 def generate(spec: Path, out: Path, fmt: str, limit: int | None = None) -> subprocess.CompletedProcess:
-    args = ["generate", str(spec), "--out", str(out), "--format", fmt, "--scale", SCALE]
+    args = ["generate", str(spec), "--out", str(out), "--format", fmt, "--scale", SCALE, "--quiet"]  # stderr: the error
     prefix = [sys.executable, "-c", LIMITED, str(limit)] if limit else [sys.executable, "-m", "dbt_plotsim.cli"]
     return subprocess.run(prefix + args, capture_output=True, text=True)
 

@@ -10,6 +10,7 @@ import pyarrow as pa
 from .. import interrupts
 from ..engine.budget import check_disk
 from ..errors import WriteError
+from ..progress import Observer, expected_rows
 
 
 def quote(identifier: str) -> str:
@@ -36,7 +37,8 @@ STAGING = "_plotsim_new_"  # prefix of tables being filled; spec names start wit
 
 
 def write_duckdb(generation, target: str | os.PathLike | duckdb.DuckDBPyConnection, schema: str = "main",
-                 finalize: Callable[[duckdb.DuckDBPyConnection], None] | None = None, append: bool = False) -> list[str]:
+                 finalize: Callable[[duckdb.DuckDBPyConnection], None] | None = None, append: bool = False,
+                 progress: Observer | None = None) -> list[str]:
     """Create or replace the generation's tables in `schema`, atomically. `target` is a file or a connection;
     `finalize` runs inside the same transaction, after the tables (for bookkeeping rows). With `append`
     (a generation made by `append_after`, over tables an earlier run wrote) the growing tables get the new
@@ -45,7 +47,7 @@ def write_duckdb(generation, target: str | os.PathLike | duckdb.DuckDBPyConnecti
     The rows go into staging tables chunk by chunk, each insert committed, so DuckDB writes them to the
     file instead of holding one transaction's rows in memory; one short transaction then drops the old
     tables and renames the staging ones. A failure or a kill before it leaves the old tables, and staging
-    left by a killed run is dropped by the next."""
+    left by a killed run is dropped by the next. `progress` hears of each chunk (progress.py)."""
     own = not isinstance(target, duckdb.DuckDBPyConnection)
     if own:
         check_disk(generation, target)
@@ -59,9 +61,13 @@ def write_duckdb(generation, target: str | os.PathLike | duckdb.DuckDBPyConnecti
             for name in grown + replaced:
                 _create(conn, schema, STAGING + name, generation.schemas[name])
             pending = _Pending(conn, schema)
+            if progress is not None:
+                progress.begin(expected_rows(generation))
             for chunk in generation.chunks():
                 interrupts.check()
                 pending.add(chunk)
+                if progress is not None:
+                    progress.chunk({name: table.num_rows for name, table in chunk.items()})
             pending.flush()
             with interrupts.finish_first():  # the swap, the bookkeeping and the COMMIT as a whole or not at all
                 conn.execute("BEGIN TRANSACTION")
@@ -76,6 +82,8 @@ def write_duckdb(generation, target: str | os.PathLike | duckdb.DuckDBPyConnecti
                 except BaseException:
                     rollback(conn)
                     raise
+            if progress is not None:
+                progress.finish()
         except BaseException:
             drop_staging(conn, schema)
             raise

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from .. import interrupts
 from ..engine.budget import check_disk
 from ..errors import WriteError
+from ..progress import Observer, expected_rows
 from .digests import file_sha256
 from .parquet_set import MANIFEST, ParquetSet
 
@@ -59,11 +60,13 @@ class _RowGroupWriter:
 
 
 def write_parquet(generation, out_dir: str | os.PathLike, manifest: dict | None = None,
-                  commit: Callable[[dict[str, list[Path]]], None] | None = None, append: bool = False) -> dict[str, Path]:
+                  commit: Callable[[dict[str, list[Path]]], None] | None = None, append: bool = False,
+                  progress: Observer | None = None) -> dict[str, Path]:
     """Write every table of a generation as `out_dir/<table>.parquet`, replacing the previous set as a whole
     (parquet_set.py). `commit(files)` (table -> its files) runs after the new set is in place and before the
     old one is removed (the dbt path records views and state there); if it fails, the previous set is put
-    back. With `append`, the growing tables get one more file each (see the module's docstring)."""
+    back. With `append`, the growing tables get one more file each (see the module's docstring). `progress`
+    hears of each chunk (progress.py)."""
     check_disk(generation, out_dir)
     with ParquetSet(out_dir) as files:
         previous = files.current()
@@ -79,10 +82,14 @@ def write_parquet(generation, out_dir: str | os.PathLike, manifest: dict | None 
                 file = _fresh(staging, f"{name}.{_load_key(generation)}") if name in listed else f"{name}.parquet"
                 writers[name] = _RowGroupWriter(staging / file, schema)
                 written[name] = file
+            if progress is not None:
+                progress.begin(expected_rows(generation))
             for chunk in generation.chunks():
                 interrupts.check()
                 for name, table in chunk.items():
                     writers[name].write(table)
+                if progress is not None:
+                    progress.chunk({name: table.num_rows for name, table in chunk.items()})
             for writer in writers.values():
                 writer.close()
             table_files = {name: listed.get(name, []) + ([written[name]] if name in written else [])
@@ -105,6 +112,8 @@ def write_parquet(generation, out_dir: str | os.PathLike, manifest: dict | None 
                         files.discard(version)
                         raise
                 files.prune({version})
+            if progress is not None:
+                progress.finish()
         except OSError as exc:
             raise WriteError(f"cannot write Parquet files to {out_dir}: {exc.strerror or exc}") from None
         finally:
