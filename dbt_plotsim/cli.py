@@ -56,6 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--chunk-entities", type=_positive_int, default=None,
                      help="entities generated per chunk (rounded to blocks of 1024); output does not change")
     gen.add_argument("--workers", type=_positive_int, default=1, help="threads generating blocks; output does not change")
+    gen.add_argument("--engine", choices=("local", "spark"), default="local",
+                     help="local (default), or spark: blocks drawn by Spark tasks, the same rows (Parquet only)")
+    gen.add_argument("--spark-master", default="local[*]", metavar="URL",
+                     help="with --engine spark: the Spark master (default: local[*]; spark://host:7077, yarn, ...)")
 
     val = commands.add_parser("validate", help="check a spec and report every problem at once")
     with_spec(val)
@@ -158,6 +162,10 @@ def _run(args: argparse.Namespace) -> int:
     began = time.perf_counter()
     if args.format is None:
         args.format = "duckdb" if str(args.out).lower().endswith((".duckdb", ".db")) else "parquet"
+    if args.engine == "spark":
+        from .spark.runner import cli_generate
+
+        return cli_generate(args, spec)
     if args.format == "duckdb":
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         outcome = _into_duckdb(args, spec)
