@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from ..engine.budget import check_disk
 from ..errors import PlotsimError
 from .units import STATIC, Run, needs_counting, offsets_of, refused, runs_of
 
@@ -46,6 +47,7 @@ def generate_spark(spec, out, *, master: str = "local[*]", chunk_entities: int |
         raise SparkEngineError("the Spark engine cannot generate this spec: " + "; ".join(problems))
     out = Path(out)
     _check_out(out)
+    check_disk(generation, out.parent if not out.exists() else out)
     own = False
     if session is None:
         session, own = _session(master)
