@@ -58,8 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--workers", type=_positive_int, default=1, help="threads generating blocks; output does not change")
     gen.add_argument("--engine", choices=("local", "spark"), default="local",
                      help="local (default), or spark: blocks drawn by Spark tasks, the same rows (Parquet only)")
-    gen.add_argument("--spark-master", default="local[*]", metavar="URL",
-                     help="with --engine spark: the Spark master (default: local[*]; spark://host:7077, yarn, ...)")
+    gen.add_argument("--spark-master", default=None, metavar="URL", help=(
+        "with --engine spark: local[*], spark://host:7077, yarn, k8s://... (default: spark-submit's, else local[*])"))
 
     val = commands.add_parser("validate", help="check a spec and report every problem at once")
     with_spec(val)

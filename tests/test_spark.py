@@ -157,3 +157,10 @@ def test_runs_cover_the_units_in_order_and_ids_continue():
     counts = [Run(generation.plan, generation.chunk_blocks, units=run).counted() for run in runs]
     whole = Run(generation.plan, generation.chunk_blocks, units=tuple(units)).counted()
     assert {name: sum(c.get(name, 0) for c in counts) for name in whole} == whole and whole["evt_closed"] > 0
+
+
+def test_spark_connect_is_refused_before_anything_is_written(tmp_path):
+    spec = dbt_plotsim.load_spec(_no_truth(small_dict()))
+    with pytest.raises(SparkEngineError, match="not Spark Connect"):
+        generate_spark(spec, tmp_path / "out", master="sc://localhost:15002")
+    assert list(tmp_path.iterdir()) == []

@@ -34,10 +34,11 @@ class SparkEngineError(PlotsimError):
     """The spec or the setup is something the Spark engine cannot generate."""
 
 
-def generate_spark(spec, out, *, master: str = "local[*]", chunk_entities: int | None = None,
+def generate_spark(spec, out, *, master: str | None = None, chunk_entities: int | None = None,
                    session=None) -> dict:
-    """Generate `spec` into `out` with Spark; returns the manifest (tables, files, rows). `session`: an
-    existing SparkSession (tests, notebooks); else one is started on `master` and stopped at the end."""
+    """Generate `spec` into `out` with Spark; returns the manifest (tables, files, rows) and the master it
+    ran on. `session`: an existing SparkSession (tests, notebooks); else one is started on `master` (None:
+    spark-submit's or Spark's default) and stopped at the end."""
     from ..api import spec_hash
     from ..engine.pipeline import start
 
@@ -58,7 +59,7 @@ def generate_spark(spec, out, *, master: str = "local[*]", chunk_entities: int |
         manifest["spec_hash"] = spec_hash(spec)
         (staging / MARKER).write_text(json.dumps(manifest, indent=2) + "\n")
         _swap(staging, out)
-        return manifest
+        return {**manifest, "master": session.sparkContext.master}  # where it ran: not in the file
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         if own:
@@ -163,26 +164,32 @@ def _swap(staging: Path, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _session(master: str) -> tuple:
-    """(a session on `master`, whether this call started it: a session already running is left running)."""
+def _session(master: str | None) -> tuple:
+    """(a session on `master`, whether this call started it: a session already running is left running).
+    `master` None: the one spark-submit or spark-defaults.conf sets, else Spark's default (local[*])."""
+    if (master or "").startswith("sc://") or os.environ.get("SPARK_REMOTE"):
+        raise SparkEngineError("the Spark engine needs classic Spark (its tasks are RDD partitions), not Spark "
+                               "Connect: give a master URL (spark://host:7077, yarn, k8s://..., local[*]) and unset "
+                               "SPARK_REMOTE")
     try:
         from pyspark.sql import SparkSession
     except ImportError:
         raise SparkEngineError("--engine spark needs pyspark: pip install 'dbt-plotsim[spark]' "
                                "(and Java 17 or later)") from None
-    if master.startswith("local"):  # local workers run this interpreter (the one with dbt_plotsim)
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     running = SparkSession.getActiveSession()
     if running is not None:
         return running, False
+    submitted = "PYSPARK_GATEWAY_PORT" in os.environ  # under spark-submit: its JVM, its settings
+    if not submitted and (master is None or master.startswith("local")):
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # local workers: this interpreter, this package
+    builder = SparkSession.builder.appName("dbt-plotsim").config("spark.ui.showConsoleProgress", "false")
     try:
-        session = (SparkSession.builder.master(master).appName("dbt-plotsim")
-                   .config("spark.ui.showConsoleProgress", "false").getOrCreate())
+        session = (builder.master(master) if master else builder).getOrCreate()
     except Exception as exc:  # no Java, a master that does not answer: the user's setup, said plainly
-        raise SparkEngineError(f"cannot start Spark on master {master!r}: {str(exc).strip().splitlines()[0]}") from None
+        raise SparkEngineError(f"cannot start Spark on master {master or 'local[*]'!r}: "
+                               f"{str(exc).strip().splitlines()[0]}") from None
     session.sparkContext.setLogLevel("ERROR")
     return session, True
-
 
 def cli_generate(args, spec) -> int:
     """`generate --engine spark`: Parquet only (a DuckDB file cannot be written by many tasks at once)."""
@@ -195,5 +202,5 @@ def cli_generate(args, spec) -> int:
     manifest = generate_spark(spec, args.out, master=args.spark_master, chunk_entities=args.chunk_entities)
     tables = manifest["tables"]
     print(f"wrote {len(tables)} tables ({sum(manifest['rows'].values()):,} rows) to {args.out} with Spark "
-          f"({args.spark_master}) in {time.perf_counter() - began:.1f}s: {', '.join(tables)}")
+          f"({manifest['master']}) in {time.perf_counter() - began:.1f}s: {', '.join(tables)}")
     return 0
