@@ -164,3 +164,28 @@ def test_spark_connect_is_refused_before_anything_is_written(tmp_path):
     with pytest.raises(SparkEngineError, match="not Spark Connect"):
         generate_spark(spec, tmp_path / "out", master="sc://localhost:15002")
     assert list(tmp_path.iterdir()) == []
+
+
+class _FailingContext:
+    """A SparkContext whose jobs fail (a task that died): the driver must leave the previous output alone."""
+
+    defaultParallelism = 2
+
+    def broadcast(self, value):
+        return type("Broadcast", (), {"value": value, "unpersist": lambda self: None})()
+
+    def parallelize(self, items, slices):
+        raise RuntimeError("a task failed")
+
+
+def test_a_failed_job_leaves_the_previous_output(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / MARKER).write_text("{}")  # an earlier Spark output
+    (out / "dim_date").mkdir()
+    (out / "dim_date" / "part-000000.parquet").write_bytes(b"earlier")
+    session = type("Session", (), {"sparkContext": _FailingContext()})()
+    with pytest.raises(RuntimeError, match="a task failed"):
+        generate_spark(dbt_plotsim.load_spec(_no_truth(small_dict())), out, session=session)
+    assert (out / "dim_date" / "part-000000.parquet").read_bytes() == b"earlier"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"], "staging left behind"
