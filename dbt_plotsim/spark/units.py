@@ -19,9 +19,10 @@ from typing import Iterator
 
 import pyarrow as pa
 
-from ..engine.parts import fanout_tables
+from ..engine.block import with_rate_events
+from ..engine.parts import entity_slice, fanout_tables
 from ..engine.pipeline import Generation
-from ..engine.tables import static_tables
+from ..engine.tables import FANOUT, chunk_tables, static_tables
 
 STATIC = 0  # the run number of the static tables; unit runs are numbered from 1, in the local engine's order
 
@@ -44,10 +45,16 @@ class Run(Generation):
         yield from self.unit_chunks(self._mine(), self.counters)
 
     def counted(self) -> dict[str, int]:
-        """The ids this run's units give per table (their drawn rows only: no tail, nothing written)."""
+        """The ids this run's units give per table: only the fan-out tables are made (the only ones whose
+        ids run over the population; runner.py checks that no other table gave any), block by block or
+        part by part as unit_chunks makes them, nothing written."""
         self.counters = {}
-        for _ in self.unit_chunks(self._mine(), self.counters):
-            pass
+        for unit in self._mine():
+            block, ranges = self._prepare(unit)
+            pieces = [block] if ranges is None else (with_rate_events(self.plan, entity_slice(block, a, z))
+                                                     for a, z in ranges)  # one part at a time, as parts.py
+            for piece in pieces:
+                chunk_tables(self.plan, self.drawn, [piece], self.counters, FANOUT)
         return dict(self.counters)
 
     def _mine(self) -> list[tuple]:
