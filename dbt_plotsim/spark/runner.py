@@ -188,8 +188,9 @@ def _session(master: str | None) -> tuple:
     try:
         session = (builder.master(master) if master else builder).getOrCreate()
     except Exception as exc:  # no Java, a master that does not answer: the user's setup, said plainly
-        raise SparkEngineError(f"cannot start Spark on master {master or 'local[*]'!r}: "
-                               f"{str(exc).strip().splitlines()[0]}") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        hint = " (is Java 17 or later installed, and JAVA_HOME pointing at it?)" if "JAVA_GATEWAY" in first else ""
+        raise SparkEngineError(f"cannot start Spark on master {master or 'local[*]'!r}: {first}{hint}") from None
     session.sparkContext.setLogLevel("ERROR")
     return session, True
 
