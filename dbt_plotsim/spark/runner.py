@@ -9,7 +9,8 @@ values are the local engine's (the files of a table, read in name order, hold it
 Fan-out ids run over the whole population: a first Spark pass counts each run's ids and the driver gives
 every run its offsets (skipped when the spec has no fan-out tables). Files are written under a staging
 sibling of <out> and swapped in once every task has finished: a failed run leaves the previous output.
-On a cluster, <out> must be a path every worker and the driver see (a shared file system).
+On a cluster, <out> must be a path every worker and the driver see (a shared file system), and every worker
+needs the package installed; spark-submit runs it through submit.py.
 """
 from __future__ import annotations
 
