@@ -58,6 +58,10 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--workers", type=_positive_int, default=1, help="threads generating blocks; output does not change")
     gen.add_argument("--quiet", action="store_true",
                      help="no estimate and no progress on stderr (a bar on a terminal, else a line every 5 s)")
+    gen.add_argument("--engine", choices=("local", "spark"), default="local",
+                     help="local (default), or spark: blocks drawn by Spark tasks, the same rows (Parquet only)")
+    gen.add_argument("--spark-master", default=None, metavar="URL", help=(
+        "with --engine spark: local[*], spark://host:7077, yarn, k8s://... (default: spark-submit's, else local[*])"))
 
     val = commands.add_parser("validate", help="check a spec and report every problem at once")
     with_spec(val)
@@ -160,6 +164,10 @@ def _run(args: argparse.Namespace) -> int:
     began = time.perf_counter()
     if args.format is None:
         args.format = "duckdb" if str(args.out).lower().endswith((".duckdb", ".db")) else "parquet"
+    if args.engine == "spark":
+        from .spark.runner import cli_generate
+
+        return cli_generate(args, spec)
     with _observer(args, spec) as progress:
         return _generate(args, spec, began, progress)
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install everything the tests need into .venv (dbt, DuckDB, the package) and run every test.
+# Install everything the tests need into .venv (dbt, DuckDB, pyspark, the package) and run every test.
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh -k lags`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,7 +7,7 @@ python=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev,spark]'
 
 set +e
 .venv/bin/python -m pytest "$@"

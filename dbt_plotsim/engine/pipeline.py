@@ -148,9 +148,12 @@ class Generation:
 
     def _chunks(self) -> Iterator[dict[str, pa.Table]]:
         yield static_tables(self.plan, self.drawn)
-        units = self._units()
+        yield from self.unit_chunks(self._units(), {})
+
+    def unit_chunks(self, units: list[tuple], counters: dict[str, int]) -> Iterator[dict[str, pa.Table]]:
+        """The drawn entity tables of consecutive `units` (segment, block), ids continuing from `counters`
+        (the last id given per table, updated in place): any run of units, so another engine can split them."""
         groups = [units[i : i + self.chunk_blocks] for i in range(0, len(units), self.chunk_blocks)]
-        counters: dict[str, int] = {}
         pool = ThreadPoolExecutor(self.workers) if self.workers > 1 else None
         try:
             for group in groups:  # blocks are independent: compute them in parallel, keep their order

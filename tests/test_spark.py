@@ -1,0 +1,191 @@
+"""The Spark engine (dbt_plotsim/spark): in local mode (local[2]) it writes every table with the rows and values
+of the local engine's Parquet output, in the same order; it refuses the specs it cannot split, by name."""
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+import dbt_plotsim
+from dbt_plotsim.cli import main
+from dbt_plotsim.engine.defects import KEY_TABLE
+from dbt_plotsim.engine.pipeline import start
+from dbt_plotsim.spark.runner import MARKER, SparkEngineError, generate_spark
+from dbt_plotsim.spark.units import Run, offsets_of, runs_of
+from dbt_plotsim.templates import text
+
+from .conftest import small_dict
+from .test_defects import DEFECTS
+from .test_loads import LOADS
+from .test_totals import _stores
+
+HAVE_SPARK = importlib.util.find_spec("pyspark") is not None and shutil.which("java") is not None
+needs_spark = pytest.mark.skipif(not HAVE_SPARK, reason="needs pyspark (pip install '.[spark]') and Java 17+ on PATH")
+
+
+def _no_truth(data: dict) -> dict:
+    data = copy.deepcopy(data)
+    data.setdefault("tables", {})["truth"] = False
+    return data
+
+
+def _saas() -> dict:
+    """The saas template (sub-entities, transactions, history, stages, systems) with loads, feeds, defects."""
+    data = _no_truth(yaml.safe_load(text("saas")))
+    data["history"][0]["current_table"] = True
+    data["loads"], data["defects"] = copy.deepcopy(LOADS), copy.deepcopy(DEFECTS)
+    return data
+
+
+def _stores_spread() -> dict:
+    """Metric totals, a terminal event and arrivals; a segment of three blocks."""
+    data = _no_truth(_stores())
+    data["segments"][0]["count"] = 2500
+    return data
+
+
+CASES = {
+    "saas": lambda: dbt_plotsim.load_spec(_saas(), scale=0.15, as_of="2024-06-15"),
+    "totals": lambda: dbt_plotsim.load_spec(_stores_spread()),
+}
+
+
+@pytest.fixture(scope="module")
+def spark():
+    if not HAVE_SPARK:
+        pytest.skip("needs pyspark (pip install '.[spark]') and Java 17+ on PATH")
+    import os
+    import sys
+
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    session = (SparkSession.builder.master("local[2]").appName("dbt-plotsim-tests")
+               .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false").getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+def _spark_tables(out: Path) -> dict[str, pa.Table]:
+    manifest = json.loads((out / MARKER).read_text())
+    return {name: pa.concat_tables([pq.read_table(out / f) for f in files])
+            for name, files in manifest["files"].items()}
+
+
+def _sorted(table: pa.Table) -> list[str]:
+    return sorted(map(repr, table.to_pylist()))
+
+
+def _local_tables(spec, out: Path) -> dict[str, pa.Table]:
+    return {name: pq.read_table(path) for name, path in dbt_plotsim.write_parquet(spec, out).items()}
+
+
+@needs_spark
+@pytest.mark.spark
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_spark_writes_the_local_rows(spark, tmp_path, case):
+    spec = CASES[case]()
+    manifest = generate_spark(spec, tmp_path / "spark", session=spark)
+    assert manifest["engine"] == "spark"
+    got, want = _spark_tables(tmp_path / "spark"), _local_tables(spec, tmp_path / "local")
+    assert list(got) == list(want)
+    for name, table in want.items():
+        assert got[name].schema.equals(table.schema, check_metadata=True), name
+        assert got[name].num_rows == table.num_rows == manifest["rows"][name], name
+        if name == KEY_TABLE:  # as locally: the same answer key whatever the chunking, its order the chunks'
+            assert _sorted(got[name]) == _sorted(table)
+        else:
+            assert got[name].equals(table), f"{name}: rows or values differ from the local engine's"  # in order
+    assert sum(t.num_rows for t in want.values()) > 0
+
+
+@needs_spark
+@pytest.mark.spark
+def test_cli_spark_replaces_its_own_output_and_keeps_others(spark, tmp_path, capsys):
+    spec_file = tmp_path / "small.yml"
+    spec_file.write_text(yaml.safe_dump(_no_truth(small_dict())))
+    out = tmp_path / "out"
+    args = ["generate", str(spec_file), "--out", str(out), "--engine", "spark", "--spark-master", "local[2]"]
+    assert main(args) == 0
+    assert main(args + ["--scale", "2"]) == 0  # its own output: replaced as a whole
+    assert "with Spark (local[2])" in capsys.readouterr().out
+    want = _local_tables(dbt_plotsim.load_spec(_no_truth(small_dict()), scale=2), tmp_path / "local")
+    got = _spark_tables(out)
+    assert {n: t.num_rows for n, t in got.items()} == {n: t.num_rows for n, t in want.items()}
+    assert not [p for p in tmp_path.iterdir() if "spark-" in p.name], "staging or old output left behind"
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    assert main(["generate", str(spec_file), "--out", str(foreign), "--engine", "spark"]) == 2
+    assert "not written by the Spark engine" in capsys.readouterr().err
+    assert (foreign / "notes.txt").read_text() == "mine"
+
+
+def test_spark_refuses_whole_population_tables_by_name(tmp_path):
+    with pytest.raises(SparkEngineError, match=r"truth tables \(tables\.truth.*truth: false"):
+        generate_spark(dbt_plotsim.load_spec(small_dict()), tmp_path / "out")
+    data = _stores_spread()
+    data["features"] = {"label": {"event": "closed", "within": 2}}
+    with pytest.raises(SparkEngineError, match="features"):
+        generate_spark(dbt_plotsim.load_spec(data), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_spark_writes_parquet_only(tmp_path, capsys):
+    spec_file = tmp_path / "small.yml"
+    spec_file.write_text(yaml.safe_dump(_no_truth(small_dict())))
+    assert main(["generate", str(spec_file), "--out", str(tmp_path / "x.duckdb"), "--engine", "spark"]) == 2
+    assert "--engine spark writes Parquet only" in capsys.readouterr().err
+    assert not (tmp_path / "x.duckdb").exists()
+
+
+def test_runs_cover_the_units_in_order_and_ids_continue():
+    generation = start(dbt_plotsim.load_spec(_stores_spread()))
+    runs = runs_of(generation, tasks=3)
+    units = [u for run in runs for u in run]
+    assert len(units) == len(generation._units()) == 4 and len(runs) >= 2
+    assert [(generation.plan.segments[s].name, b) for s, b in units] == [(s.name, b) for s, b in generation._units()]
+    assert offsets_of([{"a": 2}, {"a": 3, "b": 1}, {}]) == [{}, {"a": 2}, {"a": 5, "b": 1}]
+    counts = [Run(generation.plan, generation.chunk_blocks, units=run).counted() for run in runs]
+    whole = Run(generation.plan, generation.chunk_blocks, units=tuple(units)).counted()
+    assert {name: sum(c.get(name, 0) for c in counts) for name in whole} == whole and whole["evt_closed"] > 0
+
+
+def test_spark_connect_is_refused_before_anything_is_written(tmp_path):
+    spec = dbt_plotsim.load_spec(_no_truth(small_dict()))
+    with pytest.raises(SparkEngineError, match="not Spark Connect"):
+        generate_spark(spec, tmp_path / "out", master="sc://localhost:15002")
+    assert list(tmp_path.iterdir()) == []
+
+
+class _FailingContext:
+    """A SparkContext whose jobs fail (a task that died): the driver must leave the previous output alone."""
+
+    defaultParallelism = 2
+
+    def broadcast(self, value):
+        return type("Broadcast", (), {"value": value, "unpersist": lambda self: None})()
+
+    def parallelize(self, items, slices):
+        raise RuntimeError("a task failed")
+
+
+def test_a_failed_job_leaves_the_previous_output(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / MARKER).write_text("{}")  # an earlier Spark output
+    (out / "dim_date").mkdir()
+    (out / "dim_date" / "part-000000.parquet").write_bytes(b"earlier")
+    session = type("Session", (), {"sparkContext": _FailingContext()})()
+    with pytest.raises(RuntimeError, match="a task failed"):
+        generate_spark(dbt_plotsim.load_spec(_no_truth(small_dict())), out, session=session)
+    assert (out / "dim_date" / "part-000000.parquet").read_bytes() == b"earlier"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"], "staging left behind"
