@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the tests need into .venv (dbt, DuckDB, pyspark, the package) and run every test.
-# Extra arguments go to pytest, e.g. `bash scripts/test.sh -k lags`.
+# Extra arguments go to pytest, e.g. `bash scripts/test.sh -k lags`. Tests run on 2 processes (pytest-xdist:
+# the machine's 2 cores); PLOTSIM_TEST_WORKERS=0 runs them in this one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
@@ -10,7 +11,7 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev,spark]'
 
 set +e
-.venv/bin/python -m pytest "$@"
+.venv/bin/python -m pytest -n "${PLOTSIM_TEST_WORKERS:-2}" --dist loadgroup "$@"
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then
