@@ -50,8 +50,12 @@ def _parser() -> argparse.ArgumentParser:
     with_spec(gen)
     gen.add_argument("--out", required=True,
                      help="directory for Parquet files, or the DuckDB database file (.duckdb, .db: --format duckdb)")
-    gen.add_argument("--format", choices=("parquet", "duckdb"), default=None,
-                     help="default: duckdb when --out ends in .duckdb or .db, else parquet")
+    gen.add_argument("--format", choices=("parquet", "duckdb", "csv", "jsonl"), default=None,
+                     help="default: duckdb when --out ends in .duckdb or .db, else parquet; csv and jsonl write "
+                     "<table>.csv / <table>.jsonl files into --out")
+    gen.add_argument("--partition-by", dest="partition_by", default=None, metavar="period|COLUMN",
+                     help="with --format parquet: Hive directories <table>/<column>=<value>/ by the date key of "
+                     "facts and events (period) or by a column; tables without it stay one file")
     gen.add_argument("--schema", default="main", help="DuckDB schema for the tables (default: main)")
     gen.add_argument("--chunk-entities", type=_positive_int, default=None,
                      help="entities generated per chunk (rounded to blocks of 1024); output does not change")
@@ -158,7 +162,13 @@ def _run(args: argparse.Namespace) -> int:
     began = time.perf_counter()
     if args.format is None:
         args.format = "duckdb" if str(args.out).lower().endswith((".duckdb", ".db")) else "parquet"
-    if args.format == "duckdb":
+    if args.partition_by is not None or args.format in ("csv", "jsonl"):
+        from .api import write_files
+
+        tables = list(write_files(spec, args.out, args.format, partition_by=args.partition_by,
+                                  chunk_entities=args.chunk_entities, workers=args.workers))
+        where = args.out
+    elif args.format == "duckdb":
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         outcome = _into_duckdb(args, spec)
         tables = outcome.tables
