@@ -1,0 +1,221 @@
+"""Output layouts: Hive-partitioned Parquet, CSV and JSON Lines read back to the DuckDB writer's rows, are
+byte-identical across chunk sizes and runs, and are replaced as a whole (nothing partial on a failure)."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+import yaml
+
+import dbt_plotsim
+from dbt_plotsim import templates
+from dbt_plotsim.cli import main
+from dbt_plotsim.errors import WriteError
+from dbt_plotsim.spec import load_spec
+from dbt_plotsim.writers import hive
+from dbt_plotsim.writers.file_set import MANIFEST
+from dbt_plotsim.writers.layouts import write_layout
+
+from .conftest import small_dict
+
+
+def saas():
+    """Every column type the engine writes: dates, timestamps, decimals, booleans, small ints, text."""
+    return load_spec(templates.load("saas"), scale=0.05)
+
+
+def bigger() -> dict:
+    """Enough entities (2,500) for several entity chunks of 1,024."""
+    spec = small_dict()
+    for segment in spec["segments"]:
+        segment["count"] *= 25
+    return spec
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The DuckDB writer's rows of the saas spec, per table sorted, with each column's DuckDB type."""
+    db = tmp_path_factory.mktemp("ref") / "ref.duckdb"
+    dbt_plotsim.write_duckdb(saas(), db, "s")
+    with duckdb.connect(str(db)) as conn:
+        names = [r[0] for r in conn.execute(
+            "select table_name from duckdb_tables() where schema_name = 's' order by 1").fetchall()]
+        out = {}
+        for name in names:
+            types = conn.execute(f'describe s."{name}"').fetchall()
+            rows = conn.execute(f'select * from s."{name}" order by all').fetchall()
+            out[name] = ([(c[0], c[1]) for c in types], rows)
+    return out
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    root = tmp_path_factory.mktemp("layouts")
+    spec = saas()
+    dbt_plotsim.write_partitioned_parquet(spec, root / "hive")
+    dbt_plotsim.write_partitioned_parquet(spec, root / "by_segment", "segment")
+    dbt_plotsim.write_csv(spec, root / "csv")
+    dbt_plotsim.write_jsonl(spec, root / "jsonl")
+    return root
+
+
+def _typed_select(columns, relation: str) -> str:
+    """The reference's columns in its order, each cast to its reference type."""
+    return "select " + ", ".join(f'cast("{c}" as {t}) as "{c}"' for c, t in columns) + f" from {relation} order by all"
+
+
+def _hive_relation(out: Path, name: str) -> str:
+    partitions = json.loads((out / MANIFEST).read_text())["partitions"]
+    types = ""
+    if name in partitions:
+        types = f", hive_types = {{'{partitions[name]['column']}': {partitions[name]['type']}}}"
+    return f"read_parquet('{out}/{name}/**/*.parquet', hive_partitioning = true{types})"
+
+
+@pytest.mark.parametrize("layout", ["hive", "by_segment"])
+def test_partitioned_parquet_reads_back_the_duckdb_rows(reference, written, layout):
+    out = written / layout
+    conn = duckdb.connect()
+    for name, (columns, rows) in reference.items():
+        # no cast needed: Parquet carries every type and hive_types the partition column's
+        listed = ", ".join(f'"{c}"' for c, _ in columns)
+        got = conn.execute(f"select {listed} from {_hive_relation(out, name)} order by all").fetchall()
+        assert got == rows, name
+    assert len(reference) == len(json.loads((out / MANIFEST).read_text())["tables"])
+
+
+def test_partitions_by_period_and_by_a_column(written):
+    facts = sorted(p.name for p in (written / "hive" / "fct_account_monthly").iterdir())
+    assert facts[0] == "date_key=20230101" and len(facts) == 36  # 36 months of the saas template
+    assert (written / "hive" / "dim_account" / "part-00000.parquet").is_file()  # no date key: one file
+    segments = sorted(p.name for p in (written / "by_segment" / "dim_account").iterdir())
+    assert segments == sorted(f"segment={s['name']}" for s in templates.load("saas")["segments"])
+    listed = json.loads((written / "hive" / MANIFEST).read_text())["files"]["fct_account_monthly"]
+    assert listed == sorted(listed) and len(listed) == 36
+
+
+def test_csv_reads_back_the_duckdb_rows(reference, written):
+    conn = duckdb.connect()
+    for name, (columns, rows) in reference.items():
+        # every field read as text, then cast: what each value prints as must parse back to the same value
+        relation = f"read_csv('{written}/csv/{name}.csv', header = true, all_varchar = true)"
+        assert conn.execute(_typed_select(columns, relation)).fetchall() == rows, name
+    first = (written / "csv" / "dim_date.csv").read_text().splitlines()[:2]
+    assert first[0].startswith('"date_key","period_start"') and ",2023-01-01,2023-01-31," in first[1]
+
+
+def test_csv_auto_detection_gives_the_same_values(reference, written):
+    """As `dbt seed` and read_csv_auto see them: detected types, values equal to the reference's."""
+    conn = duckdb.connect()
+    columns, rows = reference["fct_invoice"]
+    relation = f"read_csv_auto('{written}/csv/fct_invoice.csv')"
+    assert conn.execute(_typed_select(columns, relation)).fetchall() == rows
+
+
+def test_jsonl_reads_back_the_duckdb_rows(reference, written):
+    conn = duckdb.connect()
+    for name, (columns, rows) in reference.items():
+        relation = f"read_json_auto('{written}/jsonl/{name}.jsonl', format = 'newline_delimited')"
+        assert conn.execute(_typed_select(columns, relation)).fetchall() == rows, name
+    line = (written / "jsonl" / "dim_date.jsonl").read_text().splitlines()[0]
+    assert json.loads(line)["period_start"] == "2023-01-01"
+
+
+def _hashes(out: Path) -> dict[str, str]:
+    return {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("fmt, partition_by", [("parquet", "period"), ("parquet", "segment"), ("csv", None),
+                                               ("jsonl", None)])
+def test_same_bytes_whatever_the_chunk_size_and_workers(tmp_path, monkeypatch, fmt, partition_by):
+    # small row groups and parts, so that chunk edges fall inside them and parts are numbered
+    monkeypatch.setattr(hive, "ROW_GROUP_ROWS", 500)
+    monkeypatch.setattr(hive, "PART_ROWS", 1500)
+    runs = [dict(chunk_entities=1024), dict(chunk_entities=4096, workers=2), dict(chunk_entities=1024)]
+    for index, options in enumerate(runs):
+        dbt_plotsim.write_files(bigger(), tmp_path / str(index), fmt, partition_by=partition_by, **options)
+    first = _hashes(tmp_path / "0")
+    assert first == _hashes(tmp_path / "1") == _hashes(tmp_path / "2")
+    if partition_by == "period":  # 2,500 entities per month: parts 0 and 1 of each month
+        assert "fct_mrr/date_key=20240101/part-00001.parquet" in first
+        assert "fct_mrr/date_key=20240101/part-00002.parquet" not in first
+
+
+class FailingGeneration:
+    """A generation that breaks after two entity chunks, like a crash (or Ctrl-C) halfway through."""
+
+    def __init__(self, spec, error=RuntimeError):
+        self.inner = dbt_plotsim.stream(spec, chunk_entities=1024)
+        self.schemas, self.row_counts, self.plan = self.inner.schemas, self.inner.row_counts, self.inner.plan
+        self.error = error
+
+    def chunks(self):
+        for index, chunk in enumerate(self.inner.chunks()):
+            if index == 2:
+                raise self.error("simulated failure halfway")
+            yield chunk
+
+
+LAYOUTS = [("parquet", "period"), ("csv", None), ("jsonl", None)]
+
+
+@pytest.mark.parametrize("fmt, partition_by", LAYOUTS)
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+def test_failure_leaves_no_output_and_no_temporary_directory(tmp_path, fmt, partition_by, error):
+    with pytest.raises(error):
+        write_layout(FailingGeneration(bigger(), error), tmp_path / "out", fmt, partition_by)
+    assert not (tmp_path / "out").exists()
+    assert [p.name for p in tmp_path.iterdir()] == [".out.lock"]  # no .out.tmp-* left
+
+
+@pytest.mark.parametrize("fmt, partition_by", LAYOUTS)
+def test_failure_keeps_the_previous_set(tmp_path, fmt, partition_by):
+    out = tmp_path / "out"
+    dbt_plotsim.write_files(small_dict(), out, fmt, partition_by=partition_by)
+    before = _hashes(out)
+    with pytest.raises(RuntimeError):
+        write_layout(FailingGeneration(bigger()), out, fmt, partition_by)
+    assert _hashes(out) == before
+    dbt_plotsim.write_files(bigger(), out, fmt, partition_by=partition_by)  # and a good run replaces it
+    assert _hashes(out) != before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.lock", "out"]
+
+
+def test_refuses_a_directory_it_did_not_write(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "notes.txt").write_text("mine")
+    with pytest.raises(WriteError, match="did not write"):
+        dbt_plotsim.write_csv(small_dict(), tmp_path / "out")
+    assert (tmp_path / "out" / "notes.txt").read_text() == "mine"
+
+
+def _spec_file(tmp_path) -> str:
+    path = tmp_path / "spec.yml"
+    path.write_text(yaml.safe_dump(small_dict()))
+    return str(path)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--format", "csv", "--partition-by", "period"], "--partition-by works with --format parquet only"),
+    (["--partition-by", "nosuch"], "no table has a column 'nosuch'"),
+    (["--partition-by", "mrr"], "fct_mrr.mrr is double"),
+])
+def test_cli_rejects_a_bad_partition_by(tmp_path, capsys, args, message):
+    code = main(["generate", _spec_file(tmp_path), "--out", str(tmp_path / "out"), *args])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err, err
+    if "nosuch" in args:
+        assert "period" in err and "segment" in err and "date_key" in err  # the allowed values are named
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("args, first", [(["--format", "csv"], "dim_date.csv"), (["--format", "jsonl"], "dim_date.jsonl"),
+                                         (["--partition-by", "period"], "fct_mrr/date_key=20240101/part-00000.parquet")])
+def test_cli_writes_each_layout(tmp_path, capsys, args, first):
+    assert main(["generate", _spec_file(tmp_path), "--out", str(tmp_path / "out"), *args]) == 0
+    assert "wrote 9 tables" in capsys.readouterr().out
+    assert (tmp_path / "out" / first).is_file()
