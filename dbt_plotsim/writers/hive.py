@@ -177,7 +177,8 @@ def _split(table: pa.Table, column: str):
         value = encoded.dictionary[int(codes[0])].as_py() if codes[0] >= 0 else None
         yield value, rest
         return
-    order = np.argsort(codes, kind="stable")
+    small = np.int16 if len(encoded.dictionary) < (1 << 15) else codes.dtype  # numpy radix-sorts 16-bit keys
+    order = np.argsort(codes.astype(small, copy=False), kind="stable")
     ordered = rest.take(pa.array(order))
     bounds = np.flatnonzero(np.diff(codes[order])) + 1
     for start, stop in zip(np.r_[0, bounds], np.r_[bounds, len(codes)]):

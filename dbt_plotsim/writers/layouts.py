@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..errors import WriteError
 from . import hive, text
+from .file_views import columns_of
 
 FILE_FORMATS = ("parquet", "csv", "jsonl")  # written by this module (plain `parquet` only when partitioned)
 
@@ -27,6 +28,7 @@ def write_layout(generation, out: str | os.PathLike, fmt: str, partition_by: str
                  manifest: dict | None = None) -> dict[str, list[Path]]:
     """Write a generation in one of the file layouts; table -> its files."""
     check_options(fmt, partition_by)
+    manifest = {**(manifest or {}), "columns": columns_of(generation.schemas)}  # for typed views (file_views.py)
     if fmt == "parquet":
         return hive.write_hive(generation, out, partition_by, manifest)
     return {name: [path] for name, path in text.write_text(generation, out, fmt, manifest).items()}
