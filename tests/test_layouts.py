@@ -249,3 +249,65 @@ def test_typed_views_give_the_duckdb_types(reference, written):
             relation = relation_sql(written / layout, manifest, name)
             assert [tuple(c[:2]) for c in conn.execute(f"describe {relation}").fetchall()] == columns, (layout, name)
             assert conn.execute(f"select * from ({relation}) order by all").fetchall() == rows, (layout, name)
+
+
+def _request(block, project_dir, force=False):
+    return json.dumps({"source": "saas", "schema": "raw", "block": block, "project_dir": str(project_dir),
+                       "force": force})
+
+
+@pytest.mark.parametrize("output", [{"output": "csv"}, {"output": "jsonl"},
+                                    {"output": "parquet", "partition_by": "period"}])
+def test_dbt_source_writes_files_with_typed_views_and_skips_when_unchanged(tmp_path, output):
+    from dbt_plotsim.plugin import handle
+
+    block = {**small_dict(), **output, "path": "files"}
+    conn = duckdb.connect()
+    for seed, status in ((3, "generated"), (3, "skipped"), (11, "generated")):
+        outcome = json.loads(handle(_request({**block, "seed": seed}, tmp_path), conn))
+        assert outcome["status"] == status, outcome
+        assert json.loads((tmp_path / "files" / MANIFEST).read_text())["seed"] == seed
+        assert conn.execute("select seed from raw._plotsim_state").fetchone()[0] == seed
+    assert conn.execute("select count(*), count(distinct date_key) from raw.fct_mrr").fetchone() == (1200, 12)
+    kinds = dict(conn.execute("select table_name, table_type from information_schema.tables "
+                              "where table_schema = 'raw'").fetchall())
+    assert kinds["fct_mrr"] == "VIEW" and kinds["_plotsim_state"] == "BASE TABLE"
+    expected = duckdb.connect()
+    dbt_plotsim.write_duckdb({**small_dict(), "seed": 11}, expected, "raw")
+    for table in ("dim_account", "fct_mrr", "dim_date"):
+        query = f"select * from raw.{table} order by all"
+        assert conn.execute(query).fetchall() == expected.execute(query).fetchall(), table
+        assert conn.execute(f"describe raw.{table}").fetchall() == expected.execute(f"describe raw.{table}").fetchall()
+
+
+def test_a_failed_dbt_run_puts_the_previous_files_back(tmp_path, monkeypatch):
+    from dbt_plotsim import materialize
+    from dbt_plotsim.plugin import handle
+
+    block = {**small_dict(), "output": "csv", "path": "files"}
+    conn = duckdb.connect()
+    handle(_request(block, tmp_path), conn)
+    before = _hashes(tmp_path / "files")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(materialize, "_record_relations", broken)  # fails inside the views' transaction
+    outcome = json.loads(handle(_request({**block, "seed": 12}, tmp_path), conn))
+    assert outcome["status"] == "bug"
+    assert _hashes(tmp_path / "files") == before
+    assert conn.execute("select seed from raw._plotsim_state").fetchone()[0] == 3
+    assert conn.execute("select count(*) from raw.fct_mrr").fetchone()[0] == 1200  # the views read the old files
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".files.lock", "files"]
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"output": "csv", "path": "f", "partition_by": "period"}, "partition_by works with output parquet only"),
+    ({"output": "jsonl"}, "output jsonl needs `path`"),
+    ({"output": "parquet", "path": "f", "partition_by": 3}, "must be `period` or a column name"),
+])
+def test_dbt_source_block_errors(tmp_path, extra, message):
+    from dbt_plotsim.plugin import handle
+
+    outcome = json.loads(handle(_request({**small_dict(), **extra}, tmp_path), duckdb.connect()))
+    assert outcome["status"] == "error" and any(message in p for p in outcome["problems"]), outcome

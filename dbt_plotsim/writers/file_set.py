@@ -63,21 +63,31 @@ class FileSet:
     def staging(self) -> Path:
         return Path(tempfile.mkdtemp(prefix=self._tmp, dir=self.parent))
 
-    def publish(self, staging: Path, manifest: dict, files: dict[str, list[str]]) -> None:
-        """Record every file's SHA-256 in the manifest, then swap the staging directory in for the output."""
+    def publish(self, staging: Path, manifest: dict, files: dict[str, list[str]], commit=None) -> None:
+        """Record every file's SHA-256 in the manifest, then swap the staging directory in for the output.
+        `commit(manifest)` runs once the new set is in place and before the old one is removed (the dbt path
+        makes its views and records its state there); if it fails, the previous set is put back."""
         hashes = {f: file_sha256(staging / f) for listed in files.values() for f in listed}
-        (staging / MANIFEST).write_text(json.dumps({**manifest, "files": files, "sha256": hashes}, indent=2) + "\n")
+        manifest = {**manifest, "files": files, "sha256": hashes}
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes it private; the set is a plain directory
-        with interrupts.finish_first():  # both renames, or (before the first) neither
+        with interrupts.finish_first():  # the renames and the commit as a whole, or (before them) not at all
             aside = None
             if self.out.exists():
                 aside = Path(tempfile.mkdtemp(prefix=self._old, dir=self.parent))
                 os.rename(self.out, aside / "set")
             try:
                 os.rename(staging, self.out)
+                try:
+                    if commit is not None:
+                        commit(manifest)
+                except BaseException:
+                    os.rename(self.out, staging)  # removed by the caller
+                    raise
             except BaseException:
                 if aside is not None:
                     os.rename(aside / "set", self.out)
+                    shutil.rmtree(aside, ignore_errors=True)
                 raise
             if aside is not None:
                 shutil.rmtree(aside, ignore_errors=True)
@@ -101,15 +111,15 @@ class FileSet:
                 shutil.rmtree(entry, ignore_errors=True)
 
 
-def replace_set(out: str | os.PathLike, fill, manifest: dict) -> dict[str, list[str]]:
+def replace_set(out: str | os.PathLike, fill, manifest: dict, commit=None) -> dict[str, list[str]]:
     """Write a new set with `fill(staging) -> (files, extra)` (table -> its files relative to the set, and
-    more manifest entries) and swap it in for `out`. On any failure, Ctrl-C included, the staging directory is
+    more manifest entries) and swap it in for `out` (`commit`: see FileSet.publish). On any failure, Ctrl-C included, the staging directory is
     removed and the previous set stays; an OSError becomes a WriteError naming the output."""
     with FileSet(out) as files_set:
         staging = files_set.staging()
         try:
             files, extra = fill(staging)
-            files_set.publish(staging, {**manifest, **extra}, files)
+            files_set.publish(staging, {**manifest, **extra}, files, commit)
         except OSError as exc:
             raise WriteError(f"cannot write files to {files_set.out}: {exc.strerror or exc}. Nothing was "
                              "changed.") from None

@@ -50,7 +50,7 @@ def partition_columns(schemas: dict[str, pa.Schema], partition_by: str) -> dict[
 
 
 def write_hive(generation, out_dir: str | os.PathLike, partition_by: str = PERIOD,
-               manifest: dict | None = None) -> dict[str, list[Path]]:
+               manifest: dict | None = None, commit=None) -> dict[str, list[Path]]:
     """Write every table of a generation partitioned (see the module's docstring); the previous set at
     `out_dir` is replaced only once the new one is complete. Returns table -> its files."""
     columns = partition_columns(generation.schemas, partition_by)
@@ -76,7 +76,7 @@ def write_hive(generation, out_dir: str | os.PathLike, partition_by: str = PERIO
                 {"layout": "hive", "format": "parquet", "tables": list(generation.schemas), "rows": rows,
                  "partitions": partitions})
 
-    files = replace_set(out_dir, fill, manifest or {})
+    files = replace_set(out_dir, fill, manifest or {}, commit)
     return {name: [Path(out_dir) / f for f in fs] for name, fs in files.items()}
 
 

@@ -25,10 +25,11 @@ def check_options(fmt: str, partition_by: str | None) -> None:
 
 
 def write_layout(generation, out: str | os.PathLike, fmt: str, partition_by: str | None = None,
-                 manifest: dict | None = None) -> dict[str, list[Path]]:
-    """Write a generation in one of the file layouts; table -> its files."""
+                 manifest: dict | None = None, commit=None) -> dict[str, list[Path]]:
+    """Write a generation in one of the file layouts; table -> its files. `commit(manifest)` runs once the
+    new set is in place; if it fails, the previous set is put back (file_set.py)."""
     check_options(fmt, partition_by)
     manifest = {**(manifest or {}), "columns": columns_of(generation.schemas)}  # for typed views (file_views.py)
     if fmt == "parquet":
-        return hive.write_hive(generation, out, partition_by, manifest)
-    return {name: [path] for name, path in text.write_text(generation, out, fmt, manifest).items()}
+        return hive.write_hive(generation, out, partition_by, manifest, commit)
+    return {name: [path] for name, path in text.write_text(generation, out, fmt, manifest, commit).items()}

@@ -24,7 +24,8 @@ from .file_set import replace_set
 FORMATS = ("csv", "jsonl")
 
 
-def write_text(generation, out_dir: str | os.PathLike, fmt: str, manifest: dict | None = None) -> dict[str, Path]:
+def write_text(generation, out_dir: str | os.PathLike, fmt: str, manifest: dict | None = None,
+               commit=None) -> dict[str, Path]:
     """Write every table of a generation as `out_dir/<table>.<fmt>`; the previous set is replaced only once
     the new one is complete. Returns table -> its file."""
     if fmt not in FORMATS:
@@ -44,7 +45,7 @@ def write_text(generation, out_dir: str | os.PathLike, fmt: str, manifest: dict 
         return ({name: [file] for name, file in names.items()},
                 {"layout": "files", "format": fmt, "tables": list(generation.schemas), "rows": writer.rows})
 
-    files = replace_set(out_dir, fill, manifest or {})
+    files = replace_set(out_dir, fill, manifest or {}, commit)
     return {name: Path(out_dir) / fs[0] for name, fs in files.items()}
 
 
