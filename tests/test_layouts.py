@@ -311,3 +311,37 @@ def test_dbt_source_block_errors(tmp_path, extra, message):
 
     outcome = json.loads(handle(_request({**small_dict(), **extra}, tmp_path), duckdb.connect()))
     assert outcome["status"] == "error" and any(message in p for p in outcome["problems"]), outcome
+
+
+def _complete_set(out: Path) -> int | None:
+    """The seed of a complete set at `out` (every listed file there with its recorded hash), else None."""
+    manifest = json.loads((out / MANIFEST).read_text())
+    for name, digest in manifest["sha256"].items():
+        if hashlib.sha256((out / name).read_bytes()).hexdigest() != digest:
+            return None
+    return manifest["seed"]
+
+
+@pytest.mark.parametrize("args, signum", [(["--format", "csv"], "SIGINT"), (["--partition-by", "period"], "SIGTERM")])
+def test_a_signalled_cli_run_leaves_the_old_or_the_new_set(tmp_path, args, signum):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    def command(seed: int) -> list[str]:
+        spec = tmp_path / f"spec_{seed}.yml"
+        spec.write_text(yaml.safe_dump({**small_dict(), "seed": seed}))
+        return [sys.executable, "-m", "dbt_plotsim.cli", "generate", str(spec), "--out", str(tmp_path / "out"),
+                "--scale", "150", *args]
+
+    # seed 2 first, so its plan is cached and the signalled run reaches its writing within the delay
+    assert [subprocess.run(command(seed), capture_output=True).returncode for seed in (2, 1)] == [0, 0]
+    process = subprocess.Popen(command(2), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=dict(os.environ))
+    time.sleep(2.5)  # about when it writes on this machine (whenever it lands, the set must be whole)
+    process.send_signal(getattr(signal, signum))
+    process.communicate(timeout=120)
+    assert _complete_set(tmp_path / "out") in (1, 2)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == [".out.lock"]
