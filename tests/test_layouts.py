@@ -345,3 +345,14 @@ def test_a_signalled_cli_run_leaves_the_old_or_the_new_set(tmp_path, args, signu
     process.communicate(timeout=120)
     assert _complete_set(tmp_path / "out") in (1, 2)
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == [".out.lock"]
+
+
+def test_csv_set_carries_dbt_seed_column_types(reference, written):
+    """`dbt seed` would guess DOUBLE for decimals and INTEGER for every integer; the properties file beside
+    the CSV files gives it the DuckDB output's types (checked with a real `dbt seed` of the saas template)."""
+    from dbt_plotsim.writers.text import SEED_PROPERTIES
+
+    seeds = yaml.safe_load((written / "csv" / SEED_PROPERTIES).read_text())["seeds"]
+    assert {s["name"]: list(s["config"]["column_types"].items()) for s in seeds} == \
+        {name: columns for name, (columns, _) in reference.items()}
+    assert not (written / "jsonl" / SEED_PROPERTIES).exists()

@@ -10,6 +10,7 @@ Both are streamed chunk by chunk in generation order, so the bytes do not depend
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -22,12 +23,23 @@ from ..engine.budget import check_disk
 from .file_set import replace_set
 
 FORMATS = ("csv", "jsonl")
+SEED_PROPERTIES = "_plotsim_seeds.yml"  # dbt reads properties files in its seed paths
+
+
+def seed_properties(columns: dict[str, list[list[str]]]) -> str:
+    """A dbt properties file giving each seed's column types (dbt's own guesses make decimals doubles and
+    every integer INTEGER); JSON is YAML, and keeps names and types quoted."""
+    seeds = [{"name": name, "config": {"column_types": {c: t for c, t in cols}}} for name, cols in columns.items()]
+    return "# written by dbt-plotsim with the CSV files: each seed's column types\n" + \
+        json.dumps({"version": 2, "seeds": seeds}, indent=1) + "\n"
 
 
 def write_text(generation, out_dir: str | os.PathLike, fmt: str, manifest: dict | None = None,
                commit=None) -> dict[str, Path]:
     """Write every table of a generation as `out_dir/<table>.<fmt>`; the previous set is replaced only once
-    the new one is complete. Returns table -> its file."""
+    the new one is complete. Returns table -> its file. With the manifest's `columns` (file_views.py), a CSV
+    set also gets SEED_PROPERTIES, so `dbt seed` loads every column with its type."""
+    columns = (manifest or {}).get("columns")
     if fmt not in FORMATS:
         raise ValueError(f"bug: text format {fmt!r} is not one of {FORMATS}")
     check_disk(generation, out_dir)
@@ -42,6 +54,8 @@ def write_text(generation, out_dir: str | os.PathLike, fmt: str, manifest: dict 
                     writer.write(name, table)
         finally:
             writer.close()
+        if fmt == "csv" and columns:
+            (staging / SEED_PROPERTIES).write_text(seed_properties(columns))
         return ({name: [file] for name, file in names.items()},
                 {"layout": "files", "format": fmt, "tables": list(generation.schemas), "rows": writer.rows})
 
