@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import duckdb
@@ -58,6 +59,8 @@ def written(tmp_path_factory):
     spec = saas()
     dbt_plotsim.write_partitioned_parquet(spec, root / "hive")
     dbt_plotsim.write_partitioned_parquet(spec, root / "by_segment", "segment")
+    dbt_plotsim.write_partitioned_parquet(spec, root / "by_date", "signup_date")  # a date, in dim_account
+    dbt_plotsim.write_partitioned_parquet(spec, root / "by_flag", "is_duplicate")  # a boolean, in the crosswalk
     dbt_plotsim.write_csv(spec, root / "csv")
     dbt_plotsim.write_jsonl(spec, root / "jsonl")
     return root
@@ -76,7 +79,7 @@ def _hive_relation(out: Path, name: str) -> str:
     return f"read_parquet('{out}/{name}/**/*.parquet', hive_partitioning = true{types})"
 
 
-@pytest.mark.parametrize("layout", ["hive", "by_segment"])
+@pytest.mark.parametrize("layout", ["hive", "by_segment", "by_date", "by_flag"])
 def test_partitioned_parquet_reads_back_the_duckdb_rows(reference, written, layout):
     out = written / layout
     conn = duckdb.connect()
@@ -94,6 +97,10 @@ def test_partitions_by_period_and_by_a_column(written):
     assert (written / "hive" / "dim_account" / "part-00000.parquet").is_file()  # no date key: one file
     segments = sorted(p.name for p in (written / "by_segment" / "dim_account").iterdir())
     assert segments == sorted(f"segment={s['name']}" for s in templates.load("saas")["segments"])
+    assert sorted(p.name for p in (written / "by_flag" / "_plotsim_crosswalk").iterdir()) == \
+        ["is_duplicate=false", "is_duplicate=true"]
+    dates = [p.name for p in (written / "by_date" / "dim_account").iterdir()]
+    assert dates and all(re.fullmatch(r"signup_date=\d{4}-\d{2}-\d{2}", d) for d in dates), dates[:3]  # ISO
     listed = json.loads((written / "hive" / MANIFEST).read_text())["files"]["fct_account_monthly"]
     assert listed == sorted(listed) and len(listed) == 36
 
