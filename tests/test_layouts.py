@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from pathlib import Path
 
@@ -180,8 +181,18 @@ def test_failure_leaves_no_output_and_no_temporary_directory(tmp_path, fmt, part
     assert [p.name for p in tmp_path.iterdir()] == [".out.lock"]  # no .out.tmp-* left
 
 
+@pytest.fixture(params=["exchange", "two renames"])
+def swap(request, monkeypatch):
+    """Both ways of swapping a set in: one renameat2 exchange (Linux) and the two-rename fallback."""
+    from dbt_plotsim.writers import file_set
+
+    if request.param == "two renames":
+        monkeypatch.setattr(file_set, "exchange", lambda a, b: False)
+    return request.param
+
+
 @pytest.mark.parametrize("fmt, partition_by", LAYOUTS)
-def test_failure_keeps_the_previous_set(tmp_path, fmt, partition_by):
+def test_failure_keeps_the_previous_set(tmp_path, fmt, partition_by, swap):
     out = tmp_path / "out"
     dbt_plotsim.write_files(small_dict(), out, fmt, partition_by=partition_by)
     before = _hashes(out)
@@ -190,6 +201,34 @@ def test_failure_keeps_the_previous_set(tmp_path, fmt, partition_by):
     assert _hashes(out) == before
     dbt_plotsim.write_files(bigger(), out, fmt, partition_by=partition_by)  # and a good run replaces it
     assert _hashes(out) != before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.lock", "out"]
+
+
+def test_the_exchange_swaps_two_directories_in_one_step(tmp_path):
+    from dbt_plotsim.writers.file_set import exchange
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "from_a").touch()
+    if not exchange(tmp_path / "a", tmp_path / "b"):
+        pytest.skip("this system cannot exchange directories (the two-rename path is tested)")
+    assert [p.name for p in (tmp_path / "b").iterdir()] == ["from_a"] and not any((tmp_path / "a").iterdir())
+
+
+def test_a_set_left_aside_by_a_killed_writer_is_put_back(tmp_path):
+    """A kill between the fallback's two renames leaves no output and the old set aside: the next writer
+    restores it before anything else."""
+    from dbt_plotsim.writers.file_set import FileSet
+
+    out = tmp_path / "out"
+    dbt_plotsim.write_csv(small_dict(), out)
+    before = _hashes(out)
+    (tmp_path / ".out.old-x1").mkdir()
+    os.rename(out, tmp_path / ".out.old-x1" / "set")
+    (tmp_path / ".out.tmp-x2").mkdir()  # the new set's staging, never renamed in
+    with FileSet(out):
+        pass
+    assert _hashes(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == [".out.lock", "out"]
 
 
@@ -287,7 +326,7 @@ def test_dbt_source_writes_files_with_typed_views_and_skips_when_unchanged(tmp_p
         assert conn.execute(f"describe raw.{table}").fetchall() == expected.execute(f"describe raw.{table}").fetchall()
 
 
-def test_a_failed_dbt_run_puts_the_previous_files_back(tmp_path, monkeypatch):
+def test_a_failed_dbt_run_puts_the_previous_files_back(tmp_path, monkeypatch, swap):
     from dbt_plotsim import materialize
     from dbt_plotsim.plugin import handle
 
@@ -331,7 +370,6 @@ def _complete_set(out: Path) -> int | None:
 
 @pytest.mark.parametrize("args, signum", [(["--format", "csv"], "SIGINT"), (["--partition-by", "period"], "SIGTERM")])
 def test_a_signalled_cli_run_leaves_the_old_or_the_new_set(tmp_path, args, signum):
-    import os
     import signal
     import subprocess
     import sys
