@@ -249,6 +249,7 @@ def _spec_file(tmp_path) -> str:
 @pytest.mark.parametrize("args, message", [
     (["--format", "csv", "--partition-by", "period"], "--partition-by works with --format parquet only"),
     (["--partition-by", "nosuch"], "no table has a column 'nosuch'"),
+    (["--partition-by", "segmnt"], "did you mean 'segment'?"),
     (["--partition-by", "mrr"], "fct_mrr.mrr is double"),
 ])
 def test_cli_rejects_a_bad_partition_by(tmp_path, capsys, args, message):

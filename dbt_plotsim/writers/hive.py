@@ -12,6 +12,7 @@ file starts after exactly PART_ROWS rows, so chunking never shows in the files o
 """
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 from urllib.parse import quote
@@ -44,7 +45,9 @@ def partition_columns(schemas: dict[str, pa.Schema], partition_by: str) -> dict[
     chosen = {name: column if column in schema.names else None for name, schema in schemas.items()}
     if not any(chosen.values()):
         allowed = sorted({c for s in schemas.values() for c in s.names if _partitionable(s.field(c).type)})
-        raise WriteError(f"--partition-by {partition_by}: no table has a column {column!r}; use `period` "
+        close = difflib.get_close_matches(column, allowed, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise WriteError(f"--partition-by {partition_by}: no table has a column {column!r}; {hint}use `period` "
                          f"(the date key of facts and events) or one of: {', '.join(allowed)}")
     for name, col in chosen.items():
         if col is not None and not _partitionable(schemas[name].field(col).type):
