@@ -42,7 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     def generated_source(sub: argparse.ArgumentParser) -> None:
         where = sub.add_mutually_exclusive_group(required=True)
         where.add_argument("--duckdb", metavar="FILE", help="a DuckDB file written by dbt-plotsim or dbt")
-        where.add_argument("--parquet", metavar="DIR", help="a Parquet set written by dbt-plotsim generate")
+        where.add_argument("--parquet", metavar="DIR", help="a Parquet set, or a CSV, JSONL or partitioned Parquet set, "
+                           "written by dbt-plotsim generate")
         sub.add_argument("--schema", default="main", help="with --duckdb: the source's schema (default: main)")
         sub.add_argument("--source", help="with --duckdb: the source, when the schema holds several")
 
