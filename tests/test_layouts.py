@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
@@ -402,3 +403,35 @@ def test_csv_set_carries_dbt_seed_column_types(reference, written):
     assert {s["name"]: list(s["config"]["column_types"].items()) for s in seeds} == \
         {name: columns for name, (columns, _) in reference.items()}
     assert not (written / "jsonl" / SEED_PROPERTIES).exists()
+
+
+class TinyGeneration:
+    """Two tables, one of them empty (a spec whose event never fires), in one chunk with an empty slice."""
+
+    schemas = {"evt_never": pa.schema([("never_id", pa.int64()), ("date_key", pa.int32())]),
+               "fct_x": pa.schema([("date_key", pa.int32()), ("x", pa.float64())])}
+    plan = None
+
+    def row_counts(self):
+        return {"evt_never": 0, "fct_x": 3}
+
+    def chunks(self):
+        yield {"evt_never": self.schemas["evt_never"].empty_table(),
+               "fct_x": pa.table({"date_key": pa.array([20240101, 20240201, 20240101], pa.int32()),
+                                  "x": [0.5, None, 1e-300]})}
+
+
+@pytest.mark.parametrize("fmt, partition_by", LAYOUTS)
+def test_an_empty_table_reads_back_empty_with_its_types(tmp_path, fmt, partition_by):
+    from dbt_plotsim.writers.file_views import relation_sql
+
+    out = tmp_path / "out"
+    write_layout(TinyGeneration(), out, fmt, partition_by)
+    manifest = json.loads((out / MANIFEST).read_text())
+    conn = duckdb.connect()
+    empty = relation_sql(out, manifest, "evt_never")
+    assert conn.execute(empty).fetchall() == []
+    assert [r[:2] for r in conn.execute(f"describe {empty}").fetchall()] == [("never_id", "BIGINT"),
+                                                                             ("date_key", "INTEGER")]
+    assert conn.execute(f"select * from ({relation_sql(out, manifest, 'fct_x')}) order by all").fetchall() == \
+        [(20240101, 1e-300), (20240101, 0.5), (20240201, None)]

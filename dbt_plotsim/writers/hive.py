@@ -77,7 +77,7 @@ def write_hive(generation, out_dir: str | os.PathLike, partition_by: str = PERIO
             for writer in tables.values():
                 writer.abandon()
         partitions = {name: {"column": col, "type": _duckdb_type(generation.schemas[name].field(col).type)}
-                      for name, col in columns.items() if col is not None}
+                      for name, col in columns.items() if col is not None and tables[name].total}  # empty: one file
         rows = {name: writer.total for name, writer in tables.items()}
         return ({name: writer.files() for name, writer in tables.items()},
                 {"layout": "hive", "format": "parquet", "tables": list(generation.schemas), "rows": rows,
@@ -99,6 +99,8 @@ class _TableWriter:
 
     def write(self, table: pa.Table) -> None:
         self.total += table.num_rows
+        if not table.num_rows:  # nothing to split (an empty table gets its one file at close)
+            return
         if self.column is None:
             self._partition(None).write(table)
             return
