@@ -61,9 +61,12 @@ def write_files(spec: SpecLike, out_dir: str | os.PathLike, format: str = "parqu
     """Write every table as files in `out_dir`, replaced as a whole once all are complete:
     `format="parquet"` with `partition_by` (`"period"`: facts and events by date key, or a column name)
     as `<table>/<column>=<value>/part-00000.parquet`; `"csv"` or `"jsonl"` as `<table>.csv` / `<table>.jsonl`.
-    Returns table -> its files."""
+    Returns table -> its files. `format="parquet"` without `partition_by` is the Parquet set (write_parquet)."""
     from .writers.layouts import check_options, write_layout
 
+    if format == "parquet" and partition_by is None:
+        written = write_parquet(spec, out_dir, chunk_entities=chunk_entities, workers=workers)
+        return {name: [path] for name, path in written.items()}
     check_options(format, partition_by)
     spec = _spec(spec)
     generation = stream(spec, chunk_entities=chunk_entities, workers=workers)

@@ -435,3 +435,10 @@ def test_an_empty_table_reads_back_empty_with_its_types(tmp_path, fmt, partition
                                                                              ("date_key", "INTEGER")]
     assert conn.execute(f"select * from ({relation_sql(out, manifest, 'fct_x')}) order by all").fetchall() == \
         [(20240101, 1e-300), (20240101, 0.5), (20240201, None)]
+
+
+def test_write_files_without_partitions_is_the_parquet_set(tmp_path):
+    files = dbt_plotsim.write_files(small_dict(), tmp_path / "out", "parquet")
+    assert files["fct_mrr"] == [tmp_path / "out" / "fct_mrr.parquet"] and (tmp_path / "out").is_symlink()
+    with pytest.raises(WriteError, match="unknown file format 'xlsx'"):
+        dbt_plotsim.write_files(small_dict(), tmp_path / "other", "xlsx")
