@@ -5,6 +5,7 @@ __version__ = "0.1.0"
 # scipy and DuckDB load.
 _API = {
     "generate": "api", "spec_hash": "api", "stream": "api", "write_duckdb": "api", "write_parquet": "api",
+    "write_files": "api", "write_partitioned_parquet": "api", "write_csv": "api", "write_jsonl": "api",
     "PlotsimError": "errors", "SpecError": "errors", "WriteError": "errors", "Spec": "spec", "load_spec": "spec",
 }
 __all__ = sorted(_API)

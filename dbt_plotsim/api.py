@@ -58,3 +58,39 @@ def write_parquet(spec: SpecLike, out_dir: str | os.PathLike, *, chunk_entities:
 
     manifest = manifest_of(spec, generation.plan, spec_hash(spec), story_hash(spec))
     return parquet_writer.write_parquet(generation, out_dir, manifest, progress=progress)
+
+
+def write_files(spec: SpecLike, out_dir: str | os.PathLike, format: str = "parquet", *, partition_by: str | None = None,
+                chunk_entities: int | None = None, workers: int = 1, progress=None) -> dict[str, list[os.PathLike]]:
+    """Write every table as files in `out_dir`, replaced as a whole once all are complete:
+    `format="parquet"` with `partition_by` (`"period"`: facts and events by date key, or a column name)
+    as `<table>/<column>=<value>/part-00000.parquet`; `"csv"` or `"jsonl"` as `<table>.csv` / `<table>.jsonl`.
+    Returns table -> its files. `format="parquet"` without `partition_by` is the Parquet set (write_parquet)."""
+    from .writers.layouts import check_options, write_layout
+
+    if format == "parquet" and partition_by is None:
+        written = write_parquet(spec, out_dir, chunk_entities=chunk_entities, workers=workers, progress=progress)
+        return {name: [path] for name, path in written.items()}
+    check_options(format, partition_by)
+    spec = _spec(spec)
+    generation = stream(spec, chunk_entities=chunk_entities, workers=workers)
+    from .materialize import manifest_of
+
+    manifest = manifest_of(spec, generation.plan, spec_hash(spec), story_hash(spec))
+    return write_layout(generation, out_dir, format, partition_by, manifest, progress=progress)
+
+
+def write_partitioned_parquet(spec: SpecLike, out_dir: str | os.PathLike, partition_by: str = "period",
+                              **options) -> dict[str, list[os.PathLike]]:
+    """Hive-partitioned Parquet (see write_files)."""
+    return write_files(spec, out_dir, "parquet", partition_by=partition_by, **options)
+
+
+def write_csv(spec: SpecLike, out_dir: str | os.PathLike, **options) -> dict[str, list[os.PathLike]]:
+    """`<out_dir>/<table>.csv` for every table, ready for `dbt seed` (see write_files)."""
+    return write_files(spec, out_dir, "csv", **options)
+
+
+def write_jsonl(spec: SpecLike, out_dir: str | os.PathLike, **options) -> dict[str, list[os.PathLike]]:
+    """`<out_dir>/<table>.jsonl` for every table, one JSON object per line (see write_files)."""
+    return write_files(spec, out_dir, "jsonl", **options)

@@ -42,7 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     def generated_source(sub: argparse.ArgumentParser) -> None:
         where = sub.add_mutually_exclusive_group(required=True)
         where.add_argument("--duckdb", metavar="FILE", help="a DuckDB file written by dbt-plotsim or dbt")
-        where.add_argument("--parquet", metavar="DIR", help="a Parquet set written by dbt-plotsim generate")
+        where.add_argument("--parquet", metavar="DIR", help="a Parquet set, or a CSV, JSONL or partitioned Parquet set, "
+                           "written by dbt-plotsim generate")
         sub.add_argument("--schema", default="main", help="with --duckdb: the source's schema (default: main)")
         sub.add_argument("--source", help="with --duckdb: the source, when the schema holds several")
 
@@ -50,8 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     with_spec(gen)
     gen.add_argument("--out", required=True,
                      help="directory for Parquet files, or the DuckDB database file (.duckdb, .db: --format duckdb)")
-    gen.add_argument("--format", choices=("parquet", "duckdb"), default=None,
-                     help="default: duckdb when --out ends in .duckdb or .db, else parquet")
+    gen.add_argument("--format", choices=("parquet", "duckdb", "csv", "jsonl"), default=None,
+                     help="default: duckdb when --out ends in .duckdb or .db, else parquet; csv and jsonl write "
+                     "<table>.csv / <table>.jsonl files into --out")
+    gen.add_argument("--partition-by", dest="partition_by", default=None, metavar="period|COLUMN",
+                     help="with --format parquet: Hive directories <table>/<column>=<value>/ by the date key of "
+                     "facts and events (period) or by a column; tables without it stay one file")
     gen.add_argument("--schema", default="main", help="DuckDB schema for the tables (default: main)")
     gen.add_argument("--chunk-entities", type=_positive_int, default=None,
                      help="entities generated per chunk (rounded to blocks of 1024); output does not change")
@@ -173,7 +178,13 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace, spec, began: float, progress) -> int:
-    if args.format == "duckdb":
+    if args.partition_by is not None or args.format in ("csv", "jsonl"):
+        from .api import write_files
+
+        tables = list(write_files(spec, args.out, args.format, partition_by=args.partition_by,
+                                  chunk_entities=args.chunk_entities, workers=args.workers, progress=progress))
+        where = args.out
+    elif args.format == "duckdb":
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         outcome = _into_duckdb(args, spec, progress)
         tables = outcome.tables

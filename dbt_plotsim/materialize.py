@@ -68,6 +68,11 @@ def materialize(source: SyntheticSource, conn: duckdb.DuckDBPyConnection, *, for
     """Generate a source into `conn` (state.py decides: skip, append or regenerate; `force` regenerates).
     `skip_unchanged=False` never skips (the CLI writes when asked) but still appends when it can. `progress`
     hears of each chunk written (progress.py); a skipped source writes none."""
+    if source.file_layout:  # CSV, JSONL, partitioned Parquet: files and views over them
+        from .materialize_files import materialize_files
+
+        return materialize_files(source, conn, force=force, chunk_entities=chunk_entities, workers=workers,
+                                 skip_unchanged=skip_unchanged)
     began = time.perf_counter()
     digest, story = spec_hash(source.spec), story_hash(source.spec)
     generation = stream(source.spec, chunk_entities=chunk_entities, workers=workers)

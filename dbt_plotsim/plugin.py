@@ -59,7 +59,7 @@ def handle_report(request_json: str, conn) -> str:
         root = Path(project_dir(request.get("project_dir")))
         block = request.get("block") or {}
         out = root / (request.get("out") or f"target/plotsim_report_{request['source']}.html")
-        if isinstance(block, dict) and block.get("output") == "parquet" and block.get("path"):
+        if isinstance(block, dict) and block.get("output") in ("parquet", "csv", "jsonl") and block.get("path"):
             written = write_report(out, parquet=root / str(block["path"]))
         else:
             written = write_report(out, conn=conn, schema=request["schema"], source=request["source"])

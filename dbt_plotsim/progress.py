@@ -152,6 +152,19 @@ def expected_rows(generation) -> dict[str, int]:
             **{name: counts.get(name, 0) for name in replaced}}
 
 
+def reported_chunks(generation, progress: Observer | None):
+    """generation.chunks(), each chunk told to `progress` once the caller has written it (begin before the
+    first, finish after the last): the hook of writers that only loop over chunks."""
+    if progress is None:
+        yield from generation.chunks()
+        return
+    progress.begin(expected_rows(generation))
+    for chunk in generation.chunks():
+        yield chunk
+        progress.chunk({name: table.num_rows for name, table in chunk.items()})
+    progress.finish()
+
+
 @dataclass(frozen=True)
 class Estimate:
     """Per table: expected rows, columns, uncompressed bytes (what `dbt-plotsim info` lists)."""

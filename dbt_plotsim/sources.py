@@ -7,7 +7,8 @@
             synthetic:
               template: saas        # or `file: specs/saas.yml`, or the spec keys inline
               seed: 7               # any spec key overrides the template's (mappings merge, lists replace)
-              output: duckdb        # or parquet, with `path:` (relative to the dbt project)
+              output: duckdb        # or parquet, csv, jsonl, with `path:` (relative to the dbt project)
+              partition_by: period  # with parquet: Hive directories by date key (or by a column)
               scale: 0.1            # multiply every segment count (a quick dev sample of a big spec)
 """
 from __future__ import annotations
@@ -24,8 +25,8 @@ from .source_blocks import block_of, misplaced
 from .spec import Spec, load_spec, read_yaml
 
 OUTSIDE_KEY = "allow_outside_project"
-OUTPUT_KEYS = ("template", "file", "output", "path", "scale", OUTSIDE_KEY)
-OUTPUTS = ("duckdb", "parquet")
+OUTPUT_KEYS = ("template", "file", "output", "path", "scale", "partition_by", OUTSIDE_KEY)
+OUTPUTS = ("duckdb", "parquet", "csv", "jsonl")
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,14 @@ class SyntheticSource:
     name: str
     schema: str
     spec: Spec
-    output: str  # duckdb | parquet
-    path: Path | None  # parquet directory
+    output: str  # duckdb | parquet | csv | jsonl
+    path: Path | None  # the files' directory
+    partition_by: str | None = None  # with parquet: Hive-partitioned by `period` or a column
+
+    @property
+    def file_layout(self) -> bool:
+        """Written by writers/layouts.py (CSV, JSONL, partitioned Parquet), not as DuckDB tables or a Parquet set."""
+        return self.output in ("csv", "jsonl") or self.partition_by is not None
 
     @property
     def yaml_path(self) -> str:
@@ -102,12 +109,17 @@ def _resolve(name: str, schema: str, block: Any, project_dir: Path, as_of: str |
         problems.append(Problem("output", f"{output!r} is not an output; allowed: {list(OUTPUTS)}"))
     path = block.get("path")
     parquet_dir = None
-    if output == "parquet" and path is None:
-        problems.append(Problem("path", "output parquet needs `path`, the directory for the files"))
+    if output != "duckdb" and output in OUTPUTS and path is None:
+        problems.append(Problem("path", f"output {output} needs `path`, the directory for the files"))
     elif path is not None:
         parquet_dir, problem = _inside(project_dir, path, "path", anywhere)
         if problem is not None:
             problems.append(problem)
+    partition_by = block.get("partition_by")
+    if partition_by is not None and (not isinstance(partition_by, str) or not partition_by.strip()):
+        problems.append(Problem("partition_by", f"{partition_by!r} must be `period` or a column name"))
+    elif partition_by is not None and output != "parquet":
+        problems.append(Problem("partition_by", f"partition_by works with output parquet only (output is {output})"))
     scale = block.get("scale", 1.0)
     if isinstance(scale, bool) or not isinstance(scale, (int, float)):
         problems.append(Problem("scale", f"{scale!r} must be a number (1 = the counts as declared)"))
@@ -115,7 +127,7 @@ def _resolve(name: str, schema: str, block: Any, project_dir: Path, as_of: str |
         raise SpecError(problems)
     spec = load_spec(merge(base, {k: v for k, v in block.items() if k not in OUTPUT_KEYS}), scale=float(scale),
                      as_of=None if as_of in (None, "") else str(as_of))
-    return SyntheticSource(name, schema, spec, output, parquet_dir)
+    return SyntheticSource(name, schema, spec, output, parquet_dir, partition_by)
 
 
 def _inside(project_dir: Path, raw: Any, key: str, anywhere: bool) -> tuple[Path | None, Problem | None]:

@@ -80,10 +80,18 @@ def read_manifest(directory: Path) -> tuple[dict, dict[str, list[str]]]:
     return manifest, files
 
 
-def parquet_views(directory: Path, files: dict[str, list[str]], schema: str = "data"):
+def parquet_views(directory: Path, files: dict[str, list[str]], schema: str = "data", manifest: dict | None = None):
     """An in-memory DuckDB with a view per table over the set's files that exist, in `schema`."""
     conn = duckdb.connect()
     conn.execute(f"create schema {quote(schema)}")
+    if manifest is not None and manifest.get("layout"):  # partitioned Parquet, CSV or JSONL: typed relations
+        from .writers.file_views import relation_sql
+
+        for table in files:
+            relation = relation_sql(directory, manifest, table)
+            if relation is not None:
+                conn.execute(f"create view {quote(schema)}.{quote(table)} as {relation}")
+        return conn
     for table, names in files.items():
         listed = ", ".join("'" + str((directory / n).resolve()).replace("'", "''") + "'" for n in names
                            if (directory / n).is_file())
@@ -107,7 +115,7 @@ def verify_parquet(directory: str | Path) -> Findings:
             elif hashes and file_sha256(path) != hashes.get(name):
                 found.failures.append(f"content: {table}: file {name} changed since generation (SHA-256 differs)")
     found.checked.append(f"content: {sum(len(n) for n in files.values())} files")
-    conn = parquet_views(directory, files)
+    conn = parquet_views(directory, files, manifest=manifest)
     try:
         spec = _parsed(manifest.get("spec"))
         _check_data(conn, "data", directory.name, spec, found)

@@ -152,9 +152,12 @@ def spec_file(tmp_path) -> str:
     return write_spec(tmp_path / "tiny.yml", tiny_dict())
 
 
-def test_generate_prints_the_estimate_first_then_plain_lines_off_a_terminal(spec_file, tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("layout", [[], ["--format", "csv"], ["--format", "jsonl"], ["--partition-by", "period"]],
+                         ids=["parquet", "csv", "jsonl", "hive"])
+def test_generate_prints_the_estimate_first_then_plain_lines_off_a_terminal(layout, spec_file, tmp_path, capsys,
+                                                                             monkeypatch):
     monkeypatch.setattr(cli, "PLAIN_EVERY", 0.0)  # a line per chunk (the CLI's 5 s is never reached this small)
-    assert cli.main(["generate", spec_file, "--out", str(tmp_path / "out")]) == 0
+    assert cli.main(["generate", spec_file, "--out", str(tmp_path / "out"), *layout]) == 0
     captured = capsys.readouterr()
     assert captured.out.startswith("wrote 9 tables to ")  # stdout as before
     lines = captured.err.splitlines()

@@ -70,7 +70,7 @@ def test_a_file_that_is_not_a_spec_mapping_is_named(tmp_path, content, fragment)
 @pytest.mark.parametrize("block,path,fragment", [
     ({"template": "sas"}, "template", "did you mean 'saas'"),
     ({"file": "missing.yml"}, "file", "does not exist"),
-    ({**small_dict(), "output": "csv"}, "output", "allowed: ['duckdb', 'parquet']"),
+    ({**small_dict(), "output": "xlsx"}, "output", "allowed: ['duckdb', 'parquet', 'csv', 'jsonl']"),
     ({**small_dict(), "output": "parquet"}, "path", "needs `path`"),
     ({**small_dict(), "output": "parquet", "path": 5}, "path", "5 must be a path"),
     ({**small_dict(), "output": "parquet", "path": "../elsewhere"}, "path", "outside the dbt project"),

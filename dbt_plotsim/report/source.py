@@ -75,7 +75,7 @@ def open_parquet(directory: str | Path) -> Opened:
     if not directory.is_dir():
         raise WriteError(f"no Parquet set at {directory} (not a directory)")
     manifest, files = read_manifest(directory)
-    conn = parquet_views(directory, files)
+    conn = parquet_views(directory, files, manifest=manifest)
     opened = Opened(conn, "data", directory.name, str(directory), None, _tables(conn, "data"))
     relations = manifest.get("relations")
     opened.recorded = [r for r in relations if isinstance(r, dict)] if isinstance(relations, list) else []
