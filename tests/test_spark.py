@@ -37,8 +37,9 @@ def _no_truth(data: dict) -> dict:
 
 
 def _saas() -> dict:
-    """The saas template (sub-entities, transactions, history, stages, systems) with loads, feeds, defects."""
-    data = _no_truth(yaml.safe_load(text("saas")))
+    """The saas template (sub-entities, transactions, history, stages, systems, truth tables) with loads,
+    feeds, defects (the truth tables see the rows before them)."""
+    data = yaml.safe_load(text("saas"))
     data["history"][0]["current_table"] = True
     data["loads"], data["defects"] = copy.deepcopy(LOADS), copy.deepcopy(DEFECTS)
     return data
@@ -51,9 +52,21 @@ def _stores_spread() -> dict:
     return data
 
 
+def _stores_derived() -> dict:
+    """_stores_spread with every derived set: truth tables, an experiment, features (one run per block, so
+    the derived sets see other chunks than locally)."""
+    data = _stores_spread()
+    data["tables"]["truth"] = True
+    data["experiments"] = [{"name": "promo", "metric": "revenue", "lift": 0.1, "start": "2023-09-01"}]
+    data["holdout"] = {"last": 4}
+    data["features"] = {"label": {"event": "closed", "within": 3}}
+    return data
+
+
 CASES = {
     "saas": lambda: dbt_plotsim.load_spec(_saas(), scale=0.15, as_of="2024-06-15"),
     "totals": lambda: dbt_plotsim.load_spec(_stores_spread()),
+    "derived": lambda: dbt_plotsim.load_spec(_stores_derived()),
 }
 
 
