@@ -18,7 +18,7 @@ from dbt_plotsim.cli import main
 from dbt_plotsim.engine.defects import KEY_TABLE
 from dbt_plotsim.engine.pipeline import start
 from dbt_plotsim.spark.runner import MARKER, SparkEngineError, generate_spark
-from dbt_plotsim.spark.units import Run, offsets_of, runs_of
+from dbt_plotsim.spark.units import Run, offsets_of, refused, runs_of
 from dbt_plotsim.templates import text
 
 from .conftest import small_dict
@@ -63,6 +63,9 @@ def _stores_derived() -> dict:
     return data
 
 
+TRUTH = ["_plotsim_truth", "_plotsim_truth_relations", "_plotsim_truth_lags"]
+DERIVED = {"saas": TRUTH, "totals": [],
+           "derived": TRUTH + ["dim_store_experiment", "_plotsim_truth_experiments", "features_store"]}
 CASES = {
     "saas": lambda: dbt_plotsim.load_spec(_saas(), scale=0.15, as_of="2024-06-15"),
     "totals": lambda: dbt_plotsim.load_spec(_stores_spread()),
@@ -118,19 +121,21 @@ def test_spark_writes_the_local_rows(spark, tmp_path, case):
         else:
             assert got[name].equals(table), f"{name}: rows or values differ from the local engine's"  # in order
     assert sum(t.num_rows for t in want.values()) > 0
+    derived = [name for d in start(spec).derived for name in d.schemas()]
+    assert derived == DERIVED[case] and all(want[name].num_rows for name in derived), "derived tables not covered"
 
 
 @needs_spark
 @pytest.mark.spark
 def test_cli_spark_replaces_its_own_output_and_keeps_others(spark, tmp_path, capsys):
     spec_file = tmp_path / "small.yml"
-    spec_file.write_text(yaml.safe_dump(_no_truth(small_dict())))
+    spec_file.write_text(yaml.safe_dump(small_dict()))  # truth tables on, as by default
     out = tmp_path / "out"
     args = ["generate", str(spec_file), "--out", str(out), "--engine", "spark", "--spark-master", "local[2]"]
     assert main(args) == 0
     assert main(args + ["--scale", "2"]) == 0  # its own output: replaced as a whole
     assert "with Spark (local[2])" in capsys.readouterr().out
-    want = _local_tables(dbt_plotsim.load_spec(_no_truth(small_dict()), scale=2), tmp_path / "local")
+    want = _local_tables(dbt_plotsim.load_spec(small_dict(), scale=2), tmp_path / "local")
     got = _spark_tables(out)
     assert {n: t.num_rows for n, t in got.items()} == {n: t.num_rows for n, t in want.items()}
     assert not [p for p in tmp_path.iterdir() if "spark-" in p.name], "staging or old output left behind"
@@ -142,19 +147,43 @@ def test_cli_spark_replaces_its_own_output_and_keeps_others(spark, tmp_path, cap
     assert (foreign / "notes.txt").read_text() == "mine"
 
 
-def test_spark_refuses_whole_population_tables_by_name(tmp_path):
-    with pytest.raises(SparkEngineError, match=r"truth tables \(tables\.truth.*truth: false"):
+class _Unreplayed:
+    """A derived set the Spark engine does not know to be replayable run by run."""
+
+    def __init__(self, plan, loaded):
+        pass
+
+    def schemas(self):
+        return {"_whole_population": pa.schema([("n", pa.int64())])}
+
+    def row_estimate(self):
+        return {"_whole_population": 1}
+
+    def observe(self, chunk):
+        return {}
+
+    def finish(self):
+        return {}
+
+
+def test_spark_refuses_derived_tables_it_cannot_replay_by_name(tmp_path, monkeypatch):
+    import sys
+
+    from dbt_plotsim.engine import derived
+
+    assert refused(start(dbt_plotsim.load_spec(_stores_derived()))) == []  # truth, experiments, features: replayed
+    module = type(sys)("_plotsim_unreplayed")
+    module.made = lambda plan, loaded: _Unreplayed(plan, loaded)
+    monkeypatch.setitem(sys.modules, "_plotsim_unreplayed", module)
+    monkeypatch.setattr(derived, "FACTORIES", derived.FACTORIES + (("_plotsim_unreplayed", "made"),))
+    with pytest.raises(SparkEngineError, match=r"derived tables \(_whole_population\).*not known to be replayable"):
         generate_spark(dbt_plotsim.load_spec(small_dict()), tmp_path / "out")
-    data = _stores_spread()
-    data["features"] = {"label": {"event": "closed", "within": 2}}
-    with pytest.raises(SparkEngineError, match="features"):
-        generate_spark(dbt_plotsim.load_spec(data), tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
 def test_cli_spark_writes_parquet_only(tmp_path, capsys):
     spec_file = tmp_path / "small.yml"
-    spec_file.write_text(yaml.safe_dump(_no_truth(small_dict())))
+    spec_file.write_text(yaml.safe_dump(small_dict()))
     assert main(["generate", str(spec_file), "--out", str(tmp_path / "x.duckdb"), "--engine", "spark"]) == 2
     assert "--engine spark writes Parquet only" in capsys.readouterr().err
     assert not (tmp_path / "x.duckdb").exists()
@@ -173,7 +202,7 @@ def test_runs_cover_the_units_in_order_and_ids_continue():
 
 
 def test_spark_connect_is_refused_before_anything_is_written(tmp_path):
-    spec = dbt_plotsim.load_spec(_no_truth(small_dict()))
+    spec = dbt_plotsim.load_spec(small_dict())
     with pytest.raises(SparkEngineError, match="not Spark Connect"):
         generate_spark(spec, tmp_path / "out", master="sc://localhost:15002")
     assert list(tmp_path.iterdir()) == []
@@ -199,6 +228,6 @@ def test_a_failed_job_leaves_the_previous_output(tmp_path):
     (out / "dim_date" / "part-000000.parquet").write_bytes(b"earlier")
     session = type("Session", (), {"sparkContext": _FailingContext()})()
     with pytest.raises(RuntimeError, match="a task failed"):
-        generate_spark(dbt_plotsim.load_spec(_no_truth(small_dict())), out, session=session)
+        generate_spark(dbt_plotsim.load_spec(small_dict()), out, session=session)
     assert (out / "dim_date" / "part-000000.parquet").read_bytes() == b"earlier"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"], "staging left behind"
