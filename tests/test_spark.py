@@ -17,6 +17,7 @@ import dbt_plotsim
 from dbt_plotsim.cli import main
 from dbt_plotsim.engine.defects import KEY_TABLE
 from dbt_plotsim.engine.pipeline import start
+from dbt_plotsim.spark.replay import CLEAN
 from dbt_plotsim.spark.runner import MARKER, SparkEngineError, generate_spark
 from dbt_plotsim.spark.units import Run, offsets_of, refused, runs_of
 from dbt_plotsim.templates import text
@@ -123,6 +124,7 @@ def test_spark_writes_the_local_rows(spark, tmp_path, case):
     assert sum(t.num_rows for t in want.values()) > 0
     derived = [name for d in start(spec).derived for name in d.schemas()]
     assert derived == DERIVED[case] and all(want[name].num_rows for name in derived), "derived tables not covered"
+    assert not (tmp_path / "spark" / CLEAN).exists(), "the clean copies of defected tables were left in the output"
 
 
 @needs_spark
@@ -134,7 +136,8 @@ def test_cli_spark_replaces_its_own_output_and_keeps_others(spark, tmp_path, cap
     args = ["generate", str(spec_file), "--out", str(out), "--engine", "spark", "--spark-master", "local[2]"]
     assert main(args) == 0
     assert main(args + ["--scale", "2"]) == 0  # its own output: replaced as a whole
-    assert "with Spark (local[2])" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "with Spark (local[2])" in printed and "derived tables on the driver" in printed
     want = _local_tables(dbt_plotsim.load_spec(small_dict(), scale=2), tmp_path / "local")
     got = _spark_tables(out)
     assert {n: t.num_rows for n, t in got.items()} == {n: t.num_rows for n, t in want.items()}
