@@ -10,8 +10,8 @@ Each size is written three ways, to Parquet: the local engine on one thread (`wr
 with as many threads as Spark cores (`--workers`), and the Spark engine (`generate_spark`) in one session
 started beforehand and warmed up by a first job (both printed once, not counted: on a
 cluster they are paid once per executor). The spec is bench.py's 36 months x 5 metrics
-with `tables: {truth: false}`; the plan is made (and cached) before timing. A fourth run is the Spark engine
-with truth tables on (`spark + truth`), and below it the driver's share of that run: the replay of the
+with `tables: {truth: false}`; the plan is made (and cached) before timing. Then the local engine (one thread) and the
+Spark engine with truth tables on (`local + truth`, `spark + truth`), and below it the driver's share of that run: the replay of the
 written runs through the truth tables (spark/replay.py, on one core), its cells per second. With `--template NAME`, a bundled template scaled to each size (its events, sub-entities and
 transactions give the Spark engine a counting pass for their ids; cells are still entities x periods x
 metrics, rows/s is printed as well). Printed per run: wall seconds, metric cells (entities x 36 x 5) per second, and cells per
@@ -106,6 +106,11 @@ def main() -> None:
                 raise SystemExit(f"row counts differ at {entities}: local {counted[0]}, spark {counted[2]}")
             truthful = _spec(entities, args.template, truth=True)[0]
             plan_for(truthful)
+            began = time.perf_counter()
+            local = _local_rows(dbt_plotsim.write_parquet(truthful, work / "local-truth"))
+            wall = time.perf_counter() - began
+            print(f"{entities:>9,} {cells:>11,} {'local + truth, 1 thr':<22} {wall:>7.2f} {cells / wall:>11,.0f} "
+                  f"{cells / wall:>13,.0f} {sum(local.values()) / wall:>11,.0f}")
             began = time.perf_counter()
             done = generate_spark(truthful, work / "truth", session=session)
             wall, replayed = time.perf_counter() - began, done["replay_seconds"]
