@@ -234,3 +234,50 @@ def test_a_failed_job_leaves_the_previous_output(tmp_path):
         generate_spark(dbt_plotsim.load_spec(small_dict()), out, session=session)
     assert (out / "dim_date" / "part-000000.parquet").read_bytes() == b"earlier"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"], "staging left behind"
+
+
+class _InProcessContext:
+    """A SparkContext running its jobs here, one item after another: the runner's whole path without a JVM
+    (so a test may change the engine's settings, which Spark's Python workers would not see)."""
+
+    defaultParallelism, master = 2, "in-process"
+
+    def broadcast(self, value):
+        return type("Broadcast", (), {"value": value, "unpersist": lambda self: None})()
+
+    def parallelize(self, items, slices):
+        items = list(items)
+        job = type("Job", (), {})()
+        job.map = lambda f: type("Mapped", (), {"collect": lambda self: [f(item) for item in items]})()
+        return job
+
+
+def test_truth_tables_of_blocks_made_in_parts_are_the_local_ones(tmp_path, monkeypatch):
+    """Blocks split into parts (engine/parts.py) give a run several chunks; its tables, replayed as one chunk,
+    give the local truth tables, features and experiment tables (here a local chunk holds two runs)."""
+    from dbt_plotsim.engine import parts
+
+    from .test_parts import SMALL, SPEC as PARTED
+
+    monkeypatch.setattr(parts, "PART_BUDGET", SMALL)
+    data = {**copy.deepcopy(PARTED), "holdout": {"last": 2},
+            "experiments": [{"name": "trial", "metric": "engagement", "lift": 0.1, "start": "2024-03-01"}]}
+    data["segments"] = [{**segment, "count": 1100} for segment in data["segments"]]  # two blocks each
+    spec = dbt_plotsim.load_spec(data)
+    session = type("Session", (), {"sparkContext": _InProcessContext()})()
+    generation = start(spec)
+    assert parts.spans(generation.plan, generation.drawn, _first_block(generation)) is not None, "no parts"
+    assert len(runs_of(generation, 2 * 4)) > 1 and generation.chunk_blocks > 1
+    generate_spark(spec, tmp_path / "spark", session=session)
+    got, want = _spark_tables(tmp_path / "spark"), _local_tables(spec, tmp_path / "local")
+    assert list(got) == list(want)
+    for name in [name for d in generation.derived for name in d.schemas()]:
+        assert want[name].num_rows and got[name].equals(want[name]), name
+    assert all(got[name].equals(table) for name, table in want.items())
+
+
+def _first_block(generation):
+    from dbt_plotsim.engine.block import block_base
+
+    return block_base(generation.plan, generation.plan.segments[0], 0)
+
