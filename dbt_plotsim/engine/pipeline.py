@@ -127,6 +127,7 @@ class Generation:
             yield last
 
     def _observers(self) -> list[Derived]:
+        """Fresh derived sets for one pass (spark/units.Run makes none: its driver replays every run)."""
         return derived_for(self.plan, self.loaded)
 
     def _shown(self, clock, drawn: dict[str, pa.Table]) -> dict[str, pa.Table]:
