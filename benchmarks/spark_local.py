@@ -10,8 +10,9 @@ Each size is written three ways, to Parquet: the local engine on one thread (`wr
 with as many threads as Spark cores (`--workers`), and the Spark engine (`generate_spark`) in one session
 started beforehand and warmed up by a first job (both printed once, not counted: on a
 cluster they are paid once per executor). The spec is bench.py's 36 months x 5 metrics
-with `tables: {truth: false}` (the Spark engine refuses truth tables); the plan is made (and cached) before
-timing. With `--template NAME`, a bundled template scaled to each size (its events, sub-entities and
+with `tables: {truth: false}`; the plan is made (and cached) before timing. Then the local engine (one thread) and the
+Spark engine with truth tables on (`local + truth`, `spark + truth`), and below it the driver's share of that run: the replay of the
+written runs through the truth tables (spark/replay.py, on one core), its cells per second. With `--template NAME`, a bundled template scaled to each size (its events, sub-entities and
 transactions give the Spark engine a counting pass for their ids; cells are still entities x periods x
 metrics, rows/s is printed as well). Printed per run: wall seconds, metric cells (entities x 36 x 5) per second, and cells per
 core-second (cells/s divided by the cores the run used). After timing, the Spark run's row counts are
@@ -36,8 +37,9 @@ def _cores(master: str) -> int:
     return os.cpu_count() or 1 if inside == "*" else int(inside)
 
 
-def _spec(entities: int, template: str | None):
-    """(spec with truth tables off, metric cells): bench.py's metric spec, or a template scaled to `entities`."""
+def _spec(entities: int, template: str | None, truth: bool = False):
+    """(spec, metric cells): bench.py's metric spec, or a template scaled to `entities` (truth tables off
+    unless `truth`)."""
     import dbt_plotsim
     from dbt_plotsim import templates
 
@@ -46,7 +48,7 @@ def _spec(entities: int, template: str | None):
     else:
         data = templates.load(template)
         scale = entities / sum(s["count"] for s in data["segments"])
-    data.setdefault("tables", {})["truth"] = False
+    data.setdefault("tables", {})["truth"] = truth
     spec = dbt_plotsim.load_spec(data, scale=scale)
     plan = dbt_plotsim.stream(spec).plan
     return spec, spec.entity_count * plan.periods * len(spec.metrics)
@@ -102,6 +104,20 @@ def main() -> None:
                       f"{cells / wall / used:>13,.0f} {sum(counted[-1].values()) / wall:>11,.0f}", flush=True)
             if counted[0] != counted[2]:
                 raise SystemExit(f"row counts differ at {entities}: local {counted[0]}, spark {counted[2]}")
+            truthful = _spec(entities, args.template, truth=True)[0]
+            plan_for(truthful)
+            began = time.perf_counter()
+            local = _local_rows(dbt_plotsim.write_parquet(truthful, work / "local-truth"))
+            wall = time.perf_counter() - began
+            print(f"{entities:>9,} {cells:>11,} {'local + truth, 1 thr':<22} {wall:>7.2f} {cells / wall:>11,.0f} "
+                  f"{cells / wall:>13,.0f} {sum(local.values()) / wall:>11,.0f}")
+            began = time.perf_counter()
+            done = generate_spark(truthful, work / "truth", session=session)
+            wall, replayed = time.perf_counter() - began, done["replay_seconds"]
+            print(f"{entities:>9,} {cells:>11,} {'spark + truth':<22} {wall:>7.2f} {cells / wall:>11,.0f} "
+                  f"{cells / wall / cores:>13,.0f} {sum(done['rows'].values()) / wall:>11,.0f}")
+            print(f"{entities:>9,} {cells:>11,} {'  of which replay':<22} {replayed:>7.2f} {cells / replayed:>11,.0f} "
+                  f"{cells / replayed:>13,.0f} {'(driver)':>11}", flush=True)
             shutil.rmtree(work, ignore_errors=True)
             work.mkdir()
     finally:

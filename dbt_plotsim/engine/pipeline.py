@@ -102,7 +102,7 @@ class Generation:
         clock = clock_for(self.plan, self.loaded, self.since)
         story = self.told(self.story) if self.told is not None else self.story()
         rules = rules_for(self.plan, self.loaded) if self.defects else None
-        derived = derived_for(self.plan, self.loaded)  # fresh accumulators: chunks() may run again
+        derived = self._observers()  # fresh accumulators: chunks() may run again
         # derived tables are rewritten by an append, so they see the whole window up to as_of (story.py then
         # replays every period, and this second clock keeps what the append's own clock leaves out)
         apart = bool(derived) and self.since is not None
@@ -125,6 +125,10 @@ class Generation:
             for name, table in last.items():
                 self.written[name] += table.num_rows
             yield last
+
+    def _observers(self) -> list[Derived]:
+        """Fresh derived sets for one pass (spark/units.Run makes none: its driver replays every run)."""
+        return derived_for(self.plan, self.loaded)
 
     def _shown(self, clock, drawn: dict[str, pa.Table]) -> dict[str, pa.Table]:
         """A drawn chunk as `clock` shows it, load columns in their layout's types."""

@@ -7,7 +7,9 @@
 Each task runs the local engine (units.Run) on its units and writes its own files with pyarrow, so rows and
 values are the local engine's (the files of a table, read in name order, hold its rows in the local order).
 Fan-out ids run over the whole population: a first Spark pass counts each run's ids and the driver gives
-every run its offsets (skipped when the spec has no fan-out tables). Files are written under a staging
+every run its offsets (skipped when the spec has no fan-out tables). Derived tables (truth tables,
+experiments, features) are made on the driver from the written runs, read back one at a time (replay.py),
+into <out>/<table>/part-<last run + 1>.parquet. Files are written under a staging
 sibling of <out> and swapped in once every task has finished: a failed run leaves the previous output.
 On a cluster, <out> must be a path every worker and the driver see (a shared file system), and every worker
 needs the package installed; spark-submit runs it through submit.py.
@@ -25,6 +27,7 @@ import pyarrow.parquet as pq
 
 from ..engine.budget import check_disk
 from ..errors import PlotsimError
+from .replay import CLEAN, part, replay
 from .units import STATIC, Run, needs_counting, offsets_of, refused, runs_of
 
 MARKER = "_plotsim_spark.json"
@@ -56,24 +59,30 @@ def generate_spark(spec, out, *, master: str | None = None, chunk_entities: int 
     staging = out.parent / f".{out.name}.spark-staging-{uuid.uuid4().hex[:8]}"
     staging.mkdir(parents=True)
     try:
-        manifest = _generate(session.sparkContext, generation, staging)
+        manifest, replayed = _generate(session.sparkContext, generation, staging)
         manifest["spec_hash"] = spec_hash(spec)
         (staging / MARKER).write_text(json.dumps(manifest, indent=2) + "\n")
         _swap(staging, out)
-        return {**manifest, "master": session.sparkContext.master}  # where it ran: not in the file
+        # where it ran and the seconds the driver spent on derived tables: not in the file
+        return {**manifest, "master": session.sparkContext.master, "replay_seconds": replayed}
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         if own:
             session.stop()
 
 
-def _generate(sc, generation, staging: Path) -> dict:
+def _generate(sc, generation, staging: Path) -> tuple[dict, float]:
     """Count (if ids run over the population), then write every run: the static one here, the others in
-    tasks; the manifest of what was written."""
+    tasks, then the derived tables from them here; (the manifest of what was written, the derived tables'
+    seconds)."""
+    import time
+
     runs = runs_of(generation, sc.defaultParallelism * TASKS_PER_CORE)
     plan = sc.broadcast(generation.plan)  # shipped once per executor, not with every task
     numbered = list(enumerate(runs, start=STATIC + 1))
     chunk_blocks, where = generation.chunk_blocks, str(staging)  # plain values: closures ship no generation
+    # the tables the derived sets see before defects change them: each run keeps their clean rows too
+    clean = tuple(sorted(set(generation.defects) & set(generation.loaded))) if generation.derived else ()
     counts = [{} for _ in runs]
     if needs_counting(generation) and runs:
         found = dict(sc.parallelize(numbered, len(numbered))
@@ -81,44 +90,47 @@ def _generate(sc, generation, staging: Path) -> dict:
                      .collect())
         counts = [found[index] for index, _ in numbered]
     offsets = offsets_of(counts)
-    jobs = [(index, units, offset) for (index, units), offset in zip(numbered, offsets)]
-    results = [_write_run(generation.plan, generation.chunk_blocks, str(staging), STATIC, None, {})]
+    jobs = [(index, units, offset, clean) for (index, units), offset in zip(numbered, offsets)]
+    results = [_write_run(generation.plan, generation.chunk_blocks, str(staging), STATIC, None, {}, clean)]
     if jobs:
         results += (sc.parallelize(jobs, len(jobs))
                     .map(lambda job: _write_run(plan.value, chunk_blocks, where, *job))
                     .collect())
     plan.unpersist()
-    for (index, counters, _), counted, offset in zip(results[1:], counts, offsets):
+    for (index, counters, _, _), counted, offset in zip(results[1:], counts, offsets):
         given = {name: last - offset.get(name, 0) for name, last in counters.items()}
         if given != counted:  # a table giving ids that no count covered: its ids would repeat across runs
             raise AssertionError(f"bug: run {index} gave ids {given}, counted {counted}")
-    return _manifest(generation, staging, results)
+    seconds = 0.0
+    if generation.derived:  # on the driver, from the runs as written, in run order
+        began = time.perf_counter()
+        shown = [(index, names) for index, _, _, names in sorted(results, key=lambda r: r[0])]
+        results.append((*replay(generation, staging, shown, set(clean), len(results)), []))
+        shutil.rmtree(staging / CLEAN, ignore_errors=True)
+        seconds = time.perf_counter() - began
+    return _manifest(generation, staging, results), seconds
 
 
 def _counted(plan, chunk_blocks: int, units: tuple) -> dict[str, int]:
     return Run(plan, chunk_blocks, units=units).counted()
 
 
-def _write_run(plan, chunk_blocks: int, staging: str, index: int, units, offsets: dict) -> tuple:
+def _write_run(plan, chunk_blocks: int, staging: str, index: int, units, offsets: dict, clean: tuple) -> tuple:
     """Run `index` through the local engine, each table's rows into <staging>/<table>/part-<index>.parquet
-    (written under a temporary name and renamed: a retried task replaces its files whole). Returns (index,
-    the last id given per table, rows per table written)."""
-    from ..writers.parquet import _RowGroupWriter
-
+    (written under a temporary name and renamed: a retried task replaces its files whole), and the rows of
+    the `clean` tables as the clock showed them, before defects, under <staging>/CLEAN. Returns (index, the
+    last id given per table, rows per table written, the tables the clock showed in their order)."""
     run = Run(plan, chunk_blocks, units=units, offsets=offsets)
-    writers: dict[str, tuple] = {}
+    writers: dict[tuple, tuple] = {}
+    shown: dict[str, None] = {}  # an ordered set
     try:
         for chunk in run.chunks():
+            shown.update(dict.fromkeys(run.shown))
             for name, table in chunk.items():
-                if not table.num_rows:
-                    continue
-                if name not in writers:
-                    folder = Path(staging) / name
-                    folder.mkdir(parents=True, exist_ok=True)
-                    final = folder / f"part-{index:06d}.parquet"
-                    temporary = folder / f".{final.name}.{uuid.uuid4().hex[:8]}"
-                    writers[name] = (_RowGroupWriter(temporary, run.schemas[name]), temporary, final)
-                writers[name][0].write(table)
+                _write_table(writers, Path(staging), name, index, table, run.schemas[name])
+            for name in clean:
+                if name in run.shown:
+                    _write_table(writers, Path(staging) / CLEAN, name, index, run.shown[name], run.loaded[name])
         for writer, temporary, final in writers.values():
             writer.close()
             os.replace(temporary, final)
@@ -126,14 +138,28 @@ def _write_run(plan, chunk_blocks: int, staging: str, index: int, units, offsets
         for writer, temporary, _ in writers.values():
             writer.abandon()
             temporary.unlink(missing_ok=True)
-    return index, dict(run.counters), {name: parts[0].total for name, parts in writers.items()}
+    written = {name: parts[0].total for (folder, name), parts in writers.items() if folder == str(Path(staging))}
+    return index, dict(run.counters), written, list(shown)
+
+
+def _write_table(writers: dict, folder: Path, name: str, index: int, table, schema) -> None:
+    from ..writers.parquet import _RowGroupWriter
+
+    if not table.num_rows:
+        return
+    if (str(folder), name) not in writers:
+        final = part(folder, name, index)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        temporary = final.parent / f".{final.name}.{uuid.uuid4().hex[:8]}"
+        writers[str(folder), name] = (_RowGroupWriter(temporary, schema), temporary, final)
+    writers[str(folder), name][0].write(table if table.schema.equals(schema) else table.cast(schema))
 
 
 def _manifest(generation, staging: Path, results: list[tuple]) -> dict:
     """Every table's files in order; a table no run wrote rows to gets one empty file (its layout)."""
     files: dict[str, list[str]] = {name: [] for name in generation.schemas}
     rows = {name: 0 for name in generation.schemas}
-    for index, _, written in sorted(results, key=lambda r: r[0]):
+    for index, _, written, _ in sorted(results, key=lambda r: r[0]):
         for name, count in written.items():
             files[name].append(f"{name}/part-{index:06d}.parquet")
             rows[name] += count
@@ -205,6 +231,7 @@ def cli_generate(args, spec) -> int:
     began = time.perf_counter()
     manifest = generate_spark(spec, args.out, master=args.spark_master, chunk_entities=args.chunk_entities)
     tables = manifest["tables"]
+    derived = f", derived tables on the driver {manifest['replay_seconds']:.1f}s" if manifest["replay_seconds"] else ""
     print(f"wrote {len(tables)} tables ({sum(manifest['rows'].values()):,} rows) to {args.out} with Spark "
-          f"({manifest['master']}) in {time.perf_counter() - began:.1f}s: {', '.join(tables)}")
+          f"({manifest['master']}) in {time.perf_counter() - began:.1f}s{derived}: {', '.join(tables)}")
     return 0

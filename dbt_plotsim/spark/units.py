@@ -8,7 +8,8 @@ time, so a run of units gives the same rows wherever it runs. Two things are not
 - ids of fan-out rows (events, sub-entities, transactions and their lines) run 1, 2, ... over the whole
   population (fanout.next_ids): a run needs the ids the runs before it gave, counted first (`counted`);
 - derived tables (truth tables, experiment tables, features) accumulate over every chunk and emit at the
-  end: `refused` names them, and the Spark engine stops before drawing anything.
+  end: a Run makes none (it keeps each chunk as the clock shows it, `shown`, for the tables defects change),
+  and the driver replays the written runs through one set of observers (replay.py).
 
 Nothing here imports pyspark: the runner (runner.py) only ships these descriptors to its tasks.
 """
@@ -31,11 +32,19 @@ STATIC = 0  # the run number of the static tables; unit runs are numbered from 1
 class Run(Generation):
     """One run of a generation: its static tables (`units` None) or consecutive units as (segment index,
     block) pairs, with the ids of each counted table continuing from `offsets`. chunks() is the local
-    engine's, tail included."""
+    engine's, tail included, without the derived tables (replay.py makes them from every run)."""
 
     units: tuple | None = None
     offsets: dict[str, int] = field(default_factory=dict)
     counters: dict[str, int] = field(init=False, default_factory=dict)  # after the run: the last id given
+    shown: dict[str, pa.Table] = field(init=False, default_factory=dict)  # the last chunk the clock showed
+
+    def _observers(self) -> list:
+        return []  # derived tables sum the whole population: the driver's replay makes them
+
+    def _shown(self, clock, drawn: dict[str, pa.Table]) -> dict[str, pa.Table]:
+        self.shown = super()._shown(clock, drawn)  # what the observers see, before systems and defects
+        return self.shown
 
     def _chunks(self) -> Iterator[dict[str, pa.Table]]:
         if self.units is None:
@@ -87,18 +96,17 @@ def offsets_of(counts: list[dict[str, int]]) -> list[dict[str, int]]:
     return out
 
 
+# the derived sets known to give the same bits whatever the chunk grouping (sums added block by block, rows
+# ordered by entity), so one chunk per run, replayed on the driver, gives the local engine's tables
+REPLAYED = frozenset({"TruthTables", "ExperimentTables", "FeatureTable"})
+
+
 def refused(generation: Generation) -> list[str]:
-    """The spec features the Spark engine cannot split into runs, each with what to change in the spec."""
-    spec = generation.plan.spec
-    found = []
-    if spec.tables.truth:
-        found.append("truth tables (tables.truth, on by default): they sum every row of the population; "
-                     "set `tables: {truth: false}` to generate with Spark")
-    if spec.experiments:
-        found.append("experiments: their truth table measures the whole population; generate them locally")
-    if spec.features is not None:
-        found.append("features: each entity's features are read from all its rows at the end; generate them locally")
-    if generation.derived and not found:  # a derived set added later: refused until it says how to split
-        names = sorted(name for derived in generation.derived for name in derived.schemas())
-        found.append(f"derived tables ({', '.join(names)}): they are computed over the whole population")
-    return found
+    """The spec features the Spark engine cannot generate, each with what to change in the spec: a derived
+    set not known to be replayable run by run (a new one is refused until it says so in REPLAYED)."""
+    unknown = [derived for derived in generation.derived if type(derived).__name__ not in REPLAYED]
+    if not unknown:
+        return []
+    names = sorted(name for derived in unknown for name in derived.schemas())
+    return [f"derived tables ({', '.join(names)}): they are computed over the whole population and not known "
+            "to be replayable run by run; generate them locally"]
