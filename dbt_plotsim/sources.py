@@ -135,12 +135,12 @@ def _inside(project_dir: Path, raw: Any, key: str, anywhere: bool) -> tuple[Path
     `allow_outside_project: true`, so a sources YAML cannot read or write anywhere on the machine."""
     if not isinstance(raw, str) or not raw.strip():
         return None, Problem(key, f"{raw!r} must be a path (text), relative to the dbt project")
-    candidate = (project_dir / raw).resolve()
-    root = project_dir.resolve()
+    given = Path(os.path.abspath(project_dir / raw))  # `..` folded, symlinks kept: a Parquet set's own link stays
+    candidate, root = given.resolve(), project_dir.resolve()
     if not anywhere and candidate != root and root not in candidate.parents:
         return None, Problem(key, f"{raw!r} resolves to {candidate}, outside the dbt project {root}; use a path "
                              f"inside it, or set `{OUTSIDE_KEY}: true` in this block to allow it")
-    return candidate, None
+    return given, None
 
 
 def read_sources_yaml(path: str | os.PathLike) -> list[tuple[str, str, Any]]:
