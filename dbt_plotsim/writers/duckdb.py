@@ -10,6 +10,7 @@ import pyarrow as pa
 from .. import interrupts
 from ..engine.budget import check_disk
 from ..errors import WriteError
+from .duckdb_memory import bounded
 
 
 def quote(identifier: str) -> str:
@@ -53,32 +54,8 @@ def write_duckdb(generation, target: str | os.PathLike | duckdb.DuckDBPyConnecti
     names = list(generation.schemas)
     grown, replaced = generation.layout() if append else ([], names)
     try:
-        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
-        drop_staging(conn, schema)
-        try:
-            for name in grown + replaced:
-                _create(conn, schema, STAGING + name, generation.schemas[name])
-            pending = _Pending(conn, schema)
-            for chunk in generation.chunks():
-                interrupts.check()
-                pending.add(chunk)
-            pending.flush()
-            with interrupts.finish_first():  # the swap, the bookkeeping and the COMMIT as a whole or not at all
-                conn.execute("BEGIN TRANSACTION")
-                try:
-                    for name in replaced:
-                        _replace(conn, schema, name)
-                    for name in grown:
-                        _insert(conn, schema, name)
-                    if finalize is not None:
-                        finalize(conn)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    rollback(conn)
-                    raise
-        except BaseException:
-            drop_staging(conn, schema)
-            raise
+        with bounded(conn):  # DuckDB's buffer pool held small for the write, given back after
+            _write(conn, generation, schema, finalize, grown, replaced)
     except duckdb.InterruptException:  # DuckDB saw the Ctrl-C first (inside dbt): the same stop as ours
         raise interrupts.Interrupted() from None
     except (duckdb.Error, RuntimeError) as exc:
@@ -92,6 +69,36 @@ def write_duckdb(generation, target: str | os.PathLike | duckdb.DuckDBPyConnecti
         if own:
             conn.close()
     return names
+
+
+def _write(conn, generation, schema: str, finalize, grown: list[str], replaced: list[str]) -> None:
+    """Fill staging tables chunk by chunk, then swap them in (and run `finalize`) in one transaction."""
+    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
+    drop_staging(conn, schema)
+    try:
+        for name in grown + replaced:
+            _create(conn, schema, STAGING + name, generation.schemas[name])
+        pending = _Pending(conn, schema)
+        for chunk in generation.chunks():
+            interrupts.check()
+            pending.add(chunk)
+        pending.flush()
+        with interrupts.finish_first():  # the swap, the bookkeeping and the COMMIT as a whole or not at all
+            conn.execute("BEGIN TRANSACTION")
+            try:
+                for name in replaced:
+                    _replace(conn, schema, name)
+                for name in grown:
+                    _insert(conn, schema, name)
+                if finalize is not None:
+                    finalize(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                rollback(conn)
+                raise
+    except BaseException:
+        drop_staging(conn, schema)
+        raise
 
 
 PENDING_BYTES = 64 << 20  # rows held before an insert: each committed insert costs a WAL sync
