@@ -11,6 +11,7 @@ from .. import interrupts
 from ..engine.budget import check_disk
 from ..errors import WriteError
 from .duckdb_memory import bounded
+from .overlap import overlapped
 
 
 def quote(identifier: str) -> str:
@@ -79,7 +80,7 @@ def _write(conn, generation, schema: str, finalize, grown: list[str], replaced: 
         for name in grown + replaced:
             _create(conn, schema, STAGING + name, generation.schemas[name])
         pending = _Pending(conn, schema)
-        for chunk in generation.chunks():
+        for chunk in overlapped(generation.chunks, generation.workers > 1):
             interrupts.check()
             pending.add(chunk)
         pending.flush()

@@ -19,6 +19,7 @@ from .. import interrupts
 from ..engine.budget import check_disk
 from ..errors import WriteError
 from .digests import file_sha256
+from .overlap import overlapped
 from .parquet_set import MANIFEST, ParquetSet
 
 ROW_GROUP_ROWS = 1 << 17  # fixed row groups: file bytes never depend on the chunk size
@@ -79,7 +80,7 @@ def write_parquet(generation, out_dir: str | os.PathLike, manifest: dict | None 
                 file = _fresh(staging, f"{name}.{_load_key(generation)}") if name in listed else f"{name}.parquet"
                 writers[name] = _RowGroupWriter(staging / file, schema)
                 written[name] = file
-            for chunk in generation.chunks():
+            for chunk in overlapped(generation.chunks, generation.workers > 1):
                 interrupts.check()
                 for name, table in chunk.items():
                     writers[name].write(table)
