@@ -47,7 +47,8 @@ def write_duckdb(generation, target: str | os.PathLike | duckdb.DuckDBPyConnecti
     The rows go into staging tables chunk by chunk, each insert committed, so DuckDB writes them to the
     file instead of holding one transaction's rows in memory; one short transaction then drops the old
     tables and renames the staging ones. A failure or a kill before it leaves the old tables, and staging
-    left by a killed run is dropped by the next."""
+    left by a killed run is dropped by the next. DuckDB's buffer pool is held small meanwhile
+    (duckdb_memory.py), so the process does not grow with the rows written."""
     own = not isinstance(target, duckdb.DuckDBPyConnection)
     if own:
         check_disk(generation, target)
