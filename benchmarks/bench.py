@@ -19,7 +19,7 @@ so its peak RSS (getrusage ru_maxrss) belongs to that case alone. In the child:
 - `import s`: importing dbt_plotsim and its engine (not part of the other timings);
 - `load s`: `load_spec(dict)`, which validates the spec and calibrates the latent model (the plan is
   cached, so the writer does not calibrate again);
-- `write s`: the `write_duckdb` / `write_parquet` call alone (wall clock);
+- `write s`: the `write_duckdb` / `write_parquet` call alone (wall clock); `CPU s`: its CPU time, all threads;
 - `cells/s`: metric cells (entities x 36 periods x 5 metrics) per second of `write s`;
 - `RSS load`: RSS after loading the spec (the baseline before writing), `peak RSS`: ru_maxrss of the child;
 - `output`: bytes on disk of the DuckDB file (+ WAL) or of the Parquet files (apparent sizes).
@@ -145,7 +145,14 @@ def case_spec(entities: int, template: str | None):
     return spec, spec.entity_count * stream.plan.periods * len(spec.metrics)
 
 
-def run_case(writer: str, entities: int, out_dir: Path, workers: int, template: str | None = None) -> dict:
+def _cpu_s() -> float:
+    """CPU seconds of this process so far, every thread (DuckDB's included), user + system."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_case(writer: str, entities: int, out_dir: Path, workers: int, template: str | None = None,
+             chunk_entities: int | None = None) -> dict:
     began = time.perf_counter()
     import dbt_plotsim
     import dbt_plotsim.engine.plan  # noqa: F401  (imported lazily by load_spec; keep it out of `load s`)
@@ -161,16 +168,16 @@ def run_case(writer: str, entities: int, out_dir: Path, workers: int, template: 
         target = out_dir / f"bench-{entities}.duckdb"
         for stale in (target, Path(str(target) + ".wal")):
             stale.unlink(missing_ok=True)
-        began = time.perf_counter()
-        tables = dbt_plotsim.write_duckdb(spec, target, "main", workers=workers)
-        write_s = time.perf_counter() - began
+        began, cpu = time.perf_counter(), _cpu_s()
+        tables = dbt_plotsim.write_duckdb(spec, target, "main", workers=workers, chunk_entities=chunk_entities)
+        write_s, cpu_s = time.perf_counter() - began, _cpu_s() - cpu
         size = sum(_disk_bytes(p) for p in (target, Path(str(target) + ".wal")) if p.exists())
     else:
         target = out_dir / f"bench-{entities}-parquet"
         shutil.rmtree(target, ignore_errors=True)
-        began = time.perf_counter()
-        tables = list(dbt_plotsim.write_parquet(spec, target, workers=workers))
-        write_s = time.perf_counter() - began
+        began, cpu = time.perf_counter(), _cpu_s()
+        tables = list(dbt_plotsim.write_parquet(spec, target, workers=workers, chunk_entities=chunk_entities))
+        write_s, cpu_s = time.perf_counter() - began, _cpu_s() - cpu
         size = _disk_bytes(target)
     peak = _peak_rss_mib()  # before the row-count check, which is not part of the case
 
@@ -183,7 +190,7 @@ def run_case(writer: str, entities: int, out_dir: Path, workers: int, template: 
     rows = sum(counts.values())
     return {
         "writer": writer, "entities": spec.entity_count, "periods": PERIODS, "metrics": METRICS, "workers": workers,
-        "import_s": import_s, "load_s": load_s, "write_s": write_s, "rows_per_s": rows / write_s,
+        "import_s": import_s, "load_s": load_s, "write_s": write_s, "cpu_s": cpu_s, "rows_per_s": rows / write_s,
         "cells": cells, "cells_per_s": cells / write_s,
         "rss_load_mib": rss_load, "peak_rss_mib": peak, "output_bytes": size,
         "tables": len(tables), "rows": rows, "row_count_mismatch": wrong,
@@ -203,9 +210,11 @@ def _versions() -> list[tuple[str, str]]:
     return out
 
 
-def _child(writer: str, entities: int, out_dir: Path, workers: int, template: str | None) -> dict:
+def _child(writer: str, entities: int, out_dir: Path, workers: int, template: str | None,
+           chunk_entities: int | None = None) -> dict:
     cmd = [sys.executable, os.path.abspath(__file__), "--case", writer, str(entities),
            "--out", str(out_dir), "--workers", str(workers)] + (["--template", template] if template else [])
+    cmd += ["--chunk-entities", str(chunk_entities)] if chunk_entities else []
     done = subprocess.run(cmd, capture_output=True, text=True)
     for line in reversed(done.stdout.splitlines()):
         if line.startswith(RESULT_TAG):
@@ -227,9 +236,9 @@ def _rate(per_s: float) -> str:
 
 
 def _table(results: list[dict]) -> str:
-    header = ["writer", "entities", "metric cells", "write s", "cells/s", "load s", "RSS load MiB",
+    header = ["writer", "entities", "metric cells", "write s", "CPU s", "cells/s", "load s", "RSS load MiB",
               "peak RSS MiB", "output", "rows", "rows/s"]
-    align = ["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:"]
+    align = ["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:"]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
     for r in results:
         if "error" in r:
@@ -237,7 +246,7 @@ def _table(results: list[dict]) -> str:
                          + " |" * (len(header) - 3))
             continue
         lines.append("| " + " | ".join([
-            r["writer"], f"{r['entities']:,}", f"{r['cells']:,}", f"{r['write_s']:.2f}", _rate(r["cells_per_s"]),
+            r["writer"], f"{r['entities']:,}", f"{r['cells']:,}", f"{r['write_s']:.2f}", f"{r['cpu_s']:.2f}", _rate(r["cells_per_s"]),
             f"{r['load_s']:.2f}", f"{r['rss_load_mib']:,.0f}", f"{r['peak_rss_mib']:,.0f}",
             _human_bytes(r["output_bytes"]), f"{r['rows']:,}", _rate(r["rows_per_s"]),
         ]) + " |")
@@ -285,6 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="directory for the outputs (default: a temp dir, removed)")
     parser.add_argument("--template", default=None,
                         help="benchmark a bundled template's whole star schema (saas, hr, ...) scaled to each size")
+    parser.add_argument("--chunk-entities", type=int, default=None,
+                        help="entities per chunk (default: the package's own choice from its memory budget)")
     parser.add_argument("--case", nargs=2, metavar=("WRITER", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -292,7 +303,8 @@ def main(argv: list[str] | None = None) -> int:
         writer, entities = args.case[0], int(args.case[1])
         out_dir = Path(args.out or tempfile.mkdtemp(prefix="plotsim-bench-"))
         out_dir.mkdir(parents=True, exist_ok=True)
-        print(RESULT_TAG + json.dumps(run_case(writer, entities, out_dir, args.workers, args.template)), flush=True)
+        print(RESULT_TAG + json.dumps(run_case(writer, entities, out_dir, args.workers, args.template,
+                                                        args.chunk_entities)), flush=True)
         return 0
 
     own_out = args.out is None
@@ -313,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         for entities in args.sizes:
             for writer in args.writers:
                 print(f"running {writer} x {entities:,} entities ...", file=sys.stderr, flush=True)
-                result = _child(writer, entities, out_dir, args.workers, args.template)
+                result = _child(writer, entities, out_dir, args.workers, args.template, args.chunk_entities)
                 if "error" not in result and result["row_count_mismatch"]:
                     result["error"] = f"row counts differ (got, expected): {result['row_count_mismatch']}"
                 results.append(result)

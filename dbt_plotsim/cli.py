@@ -60,7 +60,11 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--schema", default="main", help="DuckDB schema for the tables (default: main)")
     gen.add_argument("--chunk-entities", type=_positive_int, default=None,
                      help="entities generated per chunk (rounded to blocks of 1024); output does not change")
-    gen.add_argument("--workers", type=_positive_int, default=1, help="threads generating blocks; output does not change")
+    from .writers.overlap import DEFAULT_WORKERS
+
+    gen.add_argument("--workers", type=_positive_int, default=DEFAULT_WORKERS, help=(
+        f"threads generating blocks, the next chunk drawn while one is written (default: {DEFAULT_WORKERS}, "
+        "this machine's cores up to 2); output does not change"))
     gen.add_argument("--quiet", action="store_true",
                      help="no estimate and no progress on stderr (a bar on a terminal, else a line every 5 s)")
     gen.add_argument("--engine", choices=("local", "spark"), default="local",

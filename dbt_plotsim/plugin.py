@@ -35,13 +35,15 @@ def handle(request_json: str, conn, progress_every: float = PROGRESS_EVERY) -> s
         from .materialize import materialize
         from .progress import Progress
         from .sources import resolve
+        from .writers.overlap import DEFAULT_WORKERS
 
         request = json.loads(request_json)
         source = resolve(request["source"], request["schema"], request["block"], project_dir(request.get("project_dir")),
                          request.get("as_of"))
         check()  # a Ctrl-C while the spec was loaded and calibrated
         progress = Progress(logged(request.get("label") or "", source.name), every=progress_every)
-        outcome = materialize(source, conn, force=bool(request.get("force")), progress=progress)
+        outcome = materialize(source, conn, force=bool(request.get("force")), progress=progress,
+                              workers=DEFAULT_WORKERS)
         return {"status": outcome.status, **outcome.as_dict()}
 
     return answered(request_json, generate)

@@ -152,14 +152,15 @@ def expected_rows(generation) -> dict[str, int]:
             **{name: counts.get(name, 0) for name in replaced}}
 
 
-def reported_chunks(generation, progress: Observer | None):
-    """generation.chunks(), each chunk told to `progress` once the caller has written it (begin before the
-    first, finish after the last): the hook of writers that only loop over chunks."""
+def reported_chunks(generation, progress: Observer | None, chunks=None):
+    """`chunks` (default generation.chunks()), each told to `progress` once the caller has written it (begin
+    before the first, finish after the last): the hook of writers that only loop over chunks."""
+    chunks = generation.chunks() if chunks is None else chunks
     if progress is None:
-        yield from generation.chunks()
+        yield from chunks
         return
     progress.begin(expected_rows(generation))
-    for chunk in generation.chunks():
+    for chunk in chunks:
         yield chunk
         progress.chunk({name: table.num_rows for name, table in chunk.items()})
     progress.finish()

@@ -161,6 +161,7 @@ class FailingGeneration:
     def __init__(self, spec, error=RuntimeError):
         self.inner = dbt_plotsim.stream(spec, chunk_entities=1024)
         self.schemas, self.row_counts, self.plan = self.inner.schemas, self.inner.row_counts, self.inner.plan
+        self.workers, self.since = 1, None
         self.error = error
 
     def chunks(self):
@@ -410,7 +411,7 @@ class TinyGeneration:
 
     schemas = {"evt_never": pa.schema([("never_id", pa.int64()), ("date_key", pa.int32())]),
                "fct_x": pa.schema([("date_key", pa.int32()), ("x", pa.float64())])}
-    plan = None
+    plan, workers, since = None, 1, None
 
     def row_counts(self):
         return {"evt_never": 0, "fct_x": 3}

@@ -21,6 +21,7 @@ class FailingGeneration:
         self.inner = dbt_plotsim.stream(spec, chunk_entities=1024)
         self.schemas = self.inner.schemas
         self.row_counts = self.inner.row_counts
+        self.workers, self.since = 1, None
 
     def chunks(self):
         for index, chunk in enumerate(self.inner.chunks()):

@@ -1,10 +1,11 @@
 """What a generation will need, checked before anything is written.
 
-Generation works one chunk of 1,024-entity blocks at a time; chunks shrink to one block when their tables
-would pass MEMORY_BUDGET (pipeline.chunk_blocks_for), and a block whose fan-out rows (events, sub-entities,
-transactions) would pass the budget is generated in parts of consecutive entities (parts.py). What cannot be
-made smaller is refused with the estimate: a block whose own tables pass the budget, one entity whose
-fan-out passes a part's budget, and output past MAX_ROWS rows or larger than the free disk.
+Generation works one chunk of 1,024-entity blocks at a time; chunks hold as many blocks as fit in
+pipeline.CHUNK_BUDGET (one at least), a block's own tables may use MEMORY_BUDGET, and a block whose fan-out
+rows (events, sub-entities, transactions) would pass the budget is generated in parts of consecutive
+entities (parts.py). What cannot be made smaller is refused with the estimate: a block whose own tables
+pass the budget, one entity whose fan-out passes a part's budget, and output past MAX_ROWS rows or larger
+than the free disk.
 """
 from __future__ import annotations
 

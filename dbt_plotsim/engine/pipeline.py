@@ -18,7 +18,7 @@ from .estimates import active_cells, row_width
 from .feeds import Feeds, feed_name, feed_schemas, fed_tables
 from .loads import prepare, with_load_columns
 from .parts import WORKING_COPIES, parted_chunks, spans
-from .plan import MEMORY_BUDGET, Plan, plan_for
+from .plan import Plan, block_bytes, plan_for
 from .rng import ENTITY_BLOCK
 from . import systems
 from .totals_chunks import with_totals
@@ -220,18 +220,28 @@ def _fired(plan, event) -> float:
     return plan.entity_count
 
 
-def chunk_blocks_for(plan, schemas: dict[str, pa.Schema]) -> int:
-    """The plan's blocks per chunk, fewer when the expected rows of a chunk's tables would pass the budget."""
+# Bytes one chunk may use while generating (its blocks' latent arrays, and its rows WORKING_COPIES times).
+# The chunk size never changes a byte of output, so this only trades per-chunk costs against peak RSS:
+# chunks this small ran as fast as 16-block ones (the metric benchmark spec, the saas template) and keep
+# the process flat whatever the entity count (MEMORY_BUDGET, 8x this, is what one block may use at most).
+CHUNK_BUDGET = 256 << 20
+
+
+def chunk_blocks_for(plan, schemas: dict[str, pa.Schema], workers: int = 1) -> int:
+    """The plan's blocks per chunk, fewer when a chunk's latent arrays and expected rows would pass
+    CHUNK_BUDGET; at least one block per worker, so that every worker has a block of each chunk."""
     entities = max(plan.entity_count, 1)
     per_block = sum(rows / entities * ENTITY_BLOCK * row_width(schemas[name])
                     for name, rows in expected_rows(plan).items() if name in schemas)
-    return max(1, min(plan.chunk_blocks, int(MEMORY_BUDGET // max(WORKING_COPIES * per_block, 1))))
+    latent = block_bytes(len(plan.metric_names), plan.timeline.periods + plan.timeline.lead)
+    fits = int(CHUNK_BUDGET // max(WORKING_COPIES * per_block + latent, 1))
+    return max(1, workers, min(plan.chunk_blocks, fits))
 
 
 def start(spec, chunk_entities: int | None = None, workers: int = 1) -> Generation:
     """Plan a spec's generation; `chunk_entities` is rounded to whole blocks of ENTITY_BLOCK."""
     plan = plan_for(spec)
     generation = Generation(plan, chunk_blocks=1, workers=max(1, workers))
-    generation.chunk_blocks = (chunk_blocks_for(plan, generation.schemas) if chunk_entities is None
-                               else max(1, -(-chunk_entities // ENTITY_BLOCK)))
+    generation.chunk_blocks = (chunk_blocks_for(plan, generation.schemas, generation.workers)
+                               if chunk_entities is None else max(1, -(-chunk_entities // ENTITY_BLOCK)))
     return generation

@@ -11,6 +11,8 @@ from .. import interrupts
 from ..engine.budget import check_disk
 from ..errors import WriteError
 from ..progress import Observer, expected_rows
+from .duckdb_memory import bounded
+from .overlap import overlapped
 
 
 def quote(identifier: str) -> str:
@@ -47,7 +49,8 @@ def write_duckdb(generation, target: str | os.PathLike | duckdb.DuckDBPyConnecti
     The rows go into staging tables chunk by chunk, each insert committed, so DuckDB writes them to the
     file instead of holding one transaction's rows in memory; one short transaction then drops the old
     tables and renames the staging ones. A failure or a kill before it leaves the old tables, and staging
-    left by a killed run is dropped by the next. `progress` hears of each chunk (progress.py)."""
+    left by a killed run is dropped by the next. `progress` hears of each chunk (progress.py). DuckDB's buffer
+    pool is held small meanwhile (duckdb_memory.py), so the process does not grow with the rows written."""
     own = not isinstance(target, duckdb.DuckDBPyConnection)
     if own:
         check_disk(generation, target)
@@ -55,38 +58,8 @@ def write_duckdb(generation, target: str | os.PathLike | duckdb.DuckDBPyConnecti
     names = list(generation.schemas)
     grown, replaced = generation.layout() if append else ([], names)
     try:
-        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
-        drop_staging(conn, schema)
-        try:
-            for name in grown + replaced:
-                _create(conn, schema, STAGING + name, generation.schemas[name])
-            pending = _Pending(conn, schema)
-            if progress is not None:
-                progress.begin(expected_rows(generation))
-            for chunk in generation.chunks():
-                interrupts.check()
-                pending.add(chunk)
-                if progress is not None:
-                    progress.chunk({name: table.num_rows for name, table in chunk.items()})
-            pending.flush()
-            with interrupts.finish_first():  # the swap, the bookkeeping and the COMMIT as a whole or not at all
-                conn.execute("BEGIN TRANSACTION")
-                try:
-                    for name in replaced:
-                        _replace(conn, schema, name)
-                    for name in grown:
-                        _insert(conn, schema, name)
-                    if finalize is not None:
-                        finalize(conn)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    rollback(conn)
-                    raise
-            if progress is not None:
-                progress.finish()
-        except BaseException:
-            drop_staging(conn, schema)
-            raise
+        with bounded(conn):  # DuckDB's buffer pool held small for the write, given back after
+            _write(conn, generation, schema, finalize, grown, replaced, progress)
     except duckdb.InterruptException:  # DuckDB saw the Ctrl-C first (inside dbt): the same stop as ours
         raise interrupts.Interrupted() from None
     except (duckdb.Error, RuntimeError) as exc:
@@ -100,6 +73,42 @@ def write_duckdb(generation, target: str | os.PathLike | duckdb.DuckDBPyConnecti
         if own:
             conn.close()
     return names
+
+
+def _write(conn, generation, schema: str, finalize, grown: list[str], replaced: list[str], progress) -> None:
+    """Fill staging tables chunk by chunk, then swap them in (and run `finalize`) in one transaction."""
+    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
+    drop_staging(conn, schema)
+    try:
+        for name in grown + replaced:
+            _create(conn, schema, STAGING + name, generation.schemas[name])
+        pending = _Pending(conn, schema)
+        if progress is not None:
+            progress.begin(expected_rows(generation))
+        for chunk in overlapped(generation.chunks, generation.workers > 1):
+            interrupts.check()
+            pending.add(chunk)
+            if progress is not None:
+                progress.chunk({name: table.num_rows for name, table in chunk.items()})
+        pending.flush()
+        with interrupts.finish_first():  # the swap, the bookkeeping and the COMMIT as a whole or not at all
+            conn.execute("BEGIN TRANSACTION")
+            try:
+                for name in replaced:
+                    _replace(conn, schema, name)
+                for name in grown:
+                    _insert(conn, schema, name)
+                if finalize is not None:
+                    finalize(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                rollback(conn)
+                raise
+        if progress is not None:
+            progress.finish()
+    except BaseException:
+        drop_staging(conn, schema)
+        raise
 
 
 PENDING_BYTES = 64 << 20  # rows held before an insert: each committed insert costs a WAL sync

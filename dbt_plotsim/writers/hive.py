@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from .. import interrupts
 from ..progress import reported_chunks
+from .overlap import overlapped
 from ..engine.budget import check_disk
 from ..errors import WriteError
 from .file_set import replace_set
@@ -68,7 +69,7 @@ def write_hive(generation, out_dir: str | os.PathLike, partition_by: str = PERIO
         tables = {name: _TableWriter(staging, name, schema, columns[name])
                   for name, schema in generation.schemas.items()}
         try:
-            for chunk in reported_chunks(generation, progress):
+            for chunk in reported_chunks(generation, progress, overlapped(generation.chunks, generation.workers > 1)):
                 interrupts.check()
                 for name, table in chunk.items():
                     tables[name].write(table)

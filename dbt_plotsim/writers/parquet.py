@@ -20,6 +20,7 @@ from ..engine.budget import check_disk
 from ..errors import WriteError
 from ..progress import Observer, expected_rows
 from .digests import file_sha256
+from .overlap import overlapped
 from .parquet_set import MANIFEST, ParquetSet
 
 ROW_GROUP_ROWS = 1 << 17  # fixed row groups: file bytes never depend on the chunk size
@@ -91,7 +92,7 @@ def write_parquet(generation, out_dir: str | os.PathLike, manifest: dict | None 
                 written[name] = file
             if progress is not None:
                 progress.begin(expected_rows(generation))
-            for chunk in generation.chunks():
+            for chunk in overlapped(generation.chunks, generation.workers > 1):
                 interrupts.check()
                 for name, table in chunk.items():
                     writers[name].write(table)

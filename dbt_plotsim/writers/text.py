@@ -20,6 +20,7 @@ import pyarrow.csv as pa_csv
 
 from .. import interrupts
 from ..progress import reported_chunks
+from .overlap import overlapped
 from ..engine.budget import check_disk
 from .file_set import replace_set
 
@@ -49,7 +50,7 @@ def write_text(generation, out_dir: str | os.PathLike, fmt: str, manifest: dict 
         names = {name: f"{name}.{fmt}" for name in generation.schemas}
         writer = _Csv(staging, generation.schemas, names) if fmt == "csv" else _Jsonl(staging, names)
         try:
-            for chunk in reported_chunks(generation, progress):
+            for chunk in reported_chunks(generation, progress, overlapped(generation.chunks, generation.workers > 1)):
                 interrupts.check()
                 for name, table in chunk.items():
                     writer.write(name, table)
