@@ -109,15 +109,3 @@ def generated(root: Path, spec: dict, name: str, *options: str) -> Path:
     assert main(["generate", str(path), "--out", str(database), *options]) == 0
     return database
 
-
-# With `pytest -n 2 --dist loadgroup` (scripts/test.sh), the dbt projects' tests share one worker: they
-# share the projects' folders (dbt deps) and one in-process dbt, whose import costs 5 s. Spark's tests share
-# another group: one JVM.
-_GROUPS = {"integration": "dbt", "test_spark.py": "spark"}
-
-
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        for part, group in _GROUPS.items():
-            if part in item.path.parts:
-                item.add_marker(pytest.mark.xdist_group(group))

@@ -59,7 +59,7 @@ def test_estimates_follow_the_terminal_event_the_pilot_saw():
 
 def test_heavy_fan_out_gets_smaller_chunks(monkeypatch):
     light = start(load_spec(SPEC)).chunk_blocks
-    monkeypatch.setattr(pipeline, "MEMORY_BUDGET", 64 * 1024**2)  # as if each block made ~40 MB of rows
+    monkeypatch.setattr(pipeline, "CHUNK_BUDGET", pipeline.CHUNK_BUDGET // 32)  # as if each row were 32x wider
     heavy = start(load_spec(SPEC)).chunk_blocks
     assert heavy < light
     assert start(load_spec(SPEC), chunk_entities=4096).chunk_blocks == 4  # an explicit size wins
