@@ -14,7 +14,7 @@ import yaml
 from .conftest import ROOT, failures, set_env, why_failed
 
 PROJECT = ROOT / "integration_tests"
-SOURCES = {"inline", "saas", "clinics", "stores", "app_daily", "growing", "messy"}
+SOURCES = {"inline", "saas", "clinics", "stores", "app_daily", "growing", "messy", "csv_clinics", "hive_clinics"}
 GENERIC_TESTS = ("date_spine", "correlation_within", "lag_coherence", "complete_panel")
 
 # Every test tagged expected_failure, and what its failing row says.
@@ -124,6 +124,25 @@ def test_generation_is_skipped_when_nothing_changed(it, log):
     assert again.success, again.exception or log.text()
     assert log.text().count("SKIP synthetic source") == len(SOURCES), log.text()
     assert generated_at(it["db"]) == before
+
+
+def test_file_layouts_through_dbt_hold_the_duckdb_rows(it):
+    """The clinics spec as CSV files and as Parquet partitioned by period: the typed views dbt reads give
+    exactly the rows (and types) of the clinics source's DuckDB tables."""
+    files = PROJECT / "target" / "files"
+    assert (files / "csv_clinics" / "fct_clinic_monthly.csv").is_file()
+    assert any((files / "hive_clinics" / "fct_clinic_monthly").glob("date_key=*/part-*.parquet"))
+    for layout in ("csv_clinics", "hive_clinics"):
+        for table in ("dim_clinic", "fct_clinic_monthly", "fct_clinic_staffing"):
+            def types(schema: str) -> list[tuple]:
+                return query(it["db"], "select column_name, data_type from information_schema.columns where "
+                                       f"table_schema = '{schema}' and table_name = '{table}' order by column_name")
+
+            assert types("it_clinics") == types(f"it_{layout}") != [], (layout, table)
+            for a, b in (("it_clinics", f"it_{layout}"), (f"it_{layout}", "it_clinics")):
+                extra = query(it["db"], f"select count(*) from (select * from {a}.{table} except all "
+                                        f"select * from {b}.{table})")[0][0]
+                assert extra == 0, (layout, table, a, b)
 
 
 def test_file_and_path_resolve_against_project_dir(it, log, tmp_path, monkeypatch):
