@@ -193,16 +193,24 @@ def _record_relations(conn, source: SyntheticSource, plan) -> None:
 
 
 def _views_over_parquet(conn, schema: str, paths: dict, finalize) -> None:
+    relations = {name: "select * from read_parquet([" + ", ".join(
+                     "'" + str(path.resolve()).replace("'", "''") + "'" for path in files) + "])"
+                 for name, files in paths.items()}
+    views_in_one_transaction(conn, schema, relations, finalize)
+
+
+def views_in_one_transaction(conn, schema: str, relations: dict[str, str], finalize) -> None:
+    """A view per table over `relations` (table -> SQL), replacing a table an earlier DuckDB run left under
+    the name, and `finalize` (state, relations), committed together or not at all."""
     conn.execute("BEGIN TRANSACTION")
     try:
         conn.execute(f"create schema if not exists {quote(schema)}")
         kinds = dict(conn.execute("select table_name, table_type from information_schema.tables "
                                   "where table_schema = ?", [schema]).fetchall())
-        for name, files in paths.items():
-            listed = ", ".join("'" + str(path.resolve()).replace("'", "''") + "'" for path in files)
-            if kinds.get(name) == "BASE TABLE":  # an earlier DuckDB run left a table of this name
+        for name, relation in relations.items():
+            if kinds.get(name) == "BASE TABLE":
                 conn.execute(f"drop table {quote(schema)}.{quote(name)}")
-            conn.execute(f"create or replace view {quote(schema)}.{quote(name)} as select * from read_parquet([{listed}])")
+            conn.execute(f"create or replace view {quote(schema)}.{quote(name)} as {relation}")
         finalize(conn)
         conn.execute("COMMIT")
     except BaseException:

@@ -17,7 +17,6 @@ from .engine.calendar import date_keys
 from .engine.clock import last_period
 from .sources import SyntheticSource
 from .state import APPEND, REGENERATE, SKIP, Decision, count_rows, decide, existing_tables, read_state, record_state
-from .writers.duckdb import quote, rollback
 from .writers.file_set import MANIFEST
 from .writers.file_views import relation_sql
 from .writers.layouts import write_layout
@@ -69,19 +68,7 @@ def materialize_files(source: SyntheticSource, conn, *, force: bool = False, chu
 
 
 def _views(conn, source: SyntheticSource, manifest: dict, tables: list[str], finalize) -> None:
-    schema = quote(source.schema)
-    conn.execute("BEGIN TRANSACTION")
-    try:
-        conn.execute(f"create schema if not exists {schema}")
-        kinds = dict(conn.execute("select table_name, table_type from information_schema.tables "
-                                  "where table_schema = ?", [source.schema]).fetchall())
-        for name in tables:
-            if kinds.get(name) == "BASE TABLE":  # an earlier DuckDB run left a table of this name
-                conn.execute(f"drop table {schema}.{quote(name)}")
-            relation = relation_sql(source.path, manifest, name)
-            conn.execute(f"create or replace view {schema}.{quote(name)} as {relation}")
-        finalize(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        rollback(conn)
-        raise
+    from .materialize import views_in_one_transaction
+
+    views_in_one_transaction(conn, source.schema, {name: relation_sql(source.path, manifest, name) for name in tables},
+                             finalize)

@@ -13,20 +13,15 @@ CLEAN (removed before the output is swapped in), since the observers saw them be
 """
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..engine.derived import derived_for, merged
+from .part_files import PartFiles, part
 
 CLEAN = ".clean"  # <staging>/.clean/<table>/part-<run>.parquet: rows as the observers saw them
-
-
-def part(folder: Path, name: str, index: int) -> Path:
-    return folder / name / f"part-{index:06d}.parquet"
 
 
 def replay(generation, staging: Path, runs: list[tuple[int, list[str]]], clean: set[str], index: int) -> tuple:
@@ -34,23 +29,24 @@ def replay(generation, staging: Path, runs: list[tuple[int, list[str]]], clean: 
     order) into <staging>/<table>/part-<index>.parquet; returns (index, {}, rows per table written), as a
     written run (runner._write_run). One run's tables are in memory at a time."""
     observers = derived_for(generation.plan, generation.loaded)
-    writers: dict[str, tuple] = {}
     if not observers:
         return index, {}, {}
+    files = PartFiles(index)
+
+    def write(emitted: dict[str, pa.Table]) -> None:
+        for name, table in emitted.items():
+            files.write(staging, name, table, generation.schemas[name])
+
     try:
         for run, names in runs:
             chunk = {name: _read(staging, name, run, name in clean, generation.loaded[name]) for name in names}
-            _write(writers, generation.schemas, staging, index, merged([d.observe(chunk) for d in observers]))
+            write(merged([d.observe(chunk) for d in observers]))
             del chunk
-        _write(writers, generation.schemas, staging, index, merged([d.finish() for d in observers]))
-        for writer, temporary, final in writers.values():
-            writer.close()
-            os.replace(temporary, final)
+        write(merged([d.finish() for d in observers]))
+        files.close()
     finally:
-        for writer, temporary, _ in writers.values():
-            writer.abandon()
-            temporary.unlink(missing_ok=True)
-    return index, {}, {name: parts[0].total for name, parts in writers.items()}
+        files.abandon()
+    return index, {}, files.rows(staging)
 
 
 def _read(staging: Path, name: str, run: int, cleaned: bool, schema: pa.Schema) -> pa.Table:
@@ -60,18 +56,3 @@ def _read(staging: Path, name: str, run: int, cleaned: bool, schema: pa.Schema) 
         return schema.empty_table()
     table = pq.read_table(path)
     return table if table.schema.equals(schema, check_metadata=True) else table.cast(schema)
-
-
-def _write(writers: dict, schemas: dict[str, pa.Schema], staging: Path, index: int,
-           emitted: dict[str, pa.Table]) -> None:
-    from ..writers.parquet import _RowGroupWriter
-
-    for name, table in emitted.items():
-        if not table.num_rows:
-            continue
-        if name not in writers:
-            final = part(staging, name, index)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            temporary = final.parent / f".{final.name}.{uuid.uuid4().hex[:8]}"
-            writers[name] = (_RowGroupWriter(temporary, schemas[name]), temporary, final)
-        writers[name][0].write(table if table.schema.equals(schemas[name]) else table.cast(schemas[name]))

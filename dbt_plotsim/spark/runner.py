@@ -27,7 +27,8 @@ import pyarrow.parquet as pq
 
 from ..engine.budget import check_disk
 from ..errors import PlotsimError
-from .replay import CLEAN, part, replay
+from .part_files import PartFiles, part
+from .replay import CLEAN, replay
 from .units import STATIC, Run, needs_counting, offsets_of, refused, runs_of
 
 MARKER = "_plotsim_spark.json"
@@ -121,38 +122,20 @@ def _write_run(plan, chunk_blocks: int, staging: str, index: int, units, offsets
     the `clean` tables as the clock showed them, before defects, under <staging>/CLEAN. Returns (index, the
     last id given per table, rows per table written, the tables the clock showed in their order)."""
     run = Run(plan, chunk_blocks, units=units, offsets=offsets)
-    writers: dict[tuple, tuple] = {}
+    files = PartFiles(index)
     shown: dict[str, None] = {}  # an ordered set
     try:
         for chunk in run.chunks():
             shown.update(dict.fromkeys(run.shown))
             for name, table in chunk.items():
-                _write_table(writers, Path(staging), name, index, table, run.schemas[name])
+                files.write(Path(staging), name, table, run.schemas[name])
             for name in clean:
                 if name in run.shown:
-                    _write_table(writers, Path(staging) / CLEAN, name, index, run.shown[name], run.loaded[name])
-        for writer, temporary, final in writers.values():
-            writer.close()
-            os.replace(temporary, final)
+                    files.write(Path(staging) / CLEAN, name, run.shown[name], run.loaded[name])
+        files.close()
     finally:
-        for writer, temporary, _ in writers.values():
-            writer.abandon()
-            temporary.unlink(missing_ok=True)
-    written = {name: parts[0].total for (folder, name), parts in writers.items() if folder == str(Path(staging))}
-    return index, dict(run.counters), written, list(shown)
-
-
-def _write_table(writers: dict, folder: Path, name: str, index: int, table, schema) -> None:
-    from ..writers.parquet import _RowGroupWriter
-
-    if not table.num_rows:
-        return
-    if (str(folder), name) not in writers:
-        final = part(folder, name, index)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        temporary = final.parent / f".{final.name}.{uuid.uuid4().hex[:8]}"
-        writers[str(folder), name] = (_RowGroupWriter(temporary, schema), temporary, final)
-    writers[str(folder), name][0].write(table if table.schema.equals(schema) else table.cast(schema))
+        files.abandon()
+    return index, dict(run.counters), files.rows(Path(staging)), list(shown)
 
 
 def _manifest(generation, staging: Path, results: list[tuple]) -> dict:

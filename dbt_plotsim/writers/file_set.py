@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import fcntl
 import json
 import os
 import shutil
@@ -21,6 +20,7 @@ from pathlib import Path
 
 from .. import interrupts
 from ..errors import WriteError
+from . import writer_lock
 from .digests import file_sha256
 
 MANIFEST = "_plotsim_manifest.json"
@@ -35,20 +35,7 @@ class FileSet:
         self._lock = None
 
     def __enter__(self) -> "FileSet":
-        try:
-            self.parent.mkdir(parents=True, exist_ok=True)
-            self._lock = open(self.parent / f".{self.out.name}.lock", "a+")
-        except OSError as exc:
-            raise WriteError(f"cannot write to {self.parent}: {exc.strerror or exc}") from None
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            self._lock.close()
-            self._lock = None
-            if exc.errno in (errno.EAGAIN, errno.EACCES):
-                raise WriteError(f"another generation is writing to {self.out} right now; wait for it to finish "
-                                 "and run again. Nothing was changed.") from None
-            raise
+        self._lock = writer_lock.take(self.parent / f".{self.out.name}.lock", self.out)
         try:
             self._check_replaceable()
             self._remove_debris()

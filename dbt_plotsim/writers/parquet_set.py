@@ -11,8 +11,6 @@ points at) is removed by the next one. Only entries named like ours in our own s
 """
 from __future__ import annotations
 
-import errno
-import fcntl
 import json
 import os
 import re
@@ -21,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import WriteError
+from . import writer_lock
 
 MANIFEST = "_plotsim_manifest.json"
 VERSION = re.compile(r"^v(\d{6})$")
@@ -37,19 +36,7 @@ class ParquetSet:
 
     # ------------------------------------------------------------------ lifetime: one writer at a time
     def __enter__(self) -> "ParquetSet":
-        try:
-            self.store.mkdir(parents=True, exist_ok=True)
-            self._lock = open(self.store / ".lock", "a+")
-        except OSError as exc:
-            raise WriteError(f"cannot write to {self.out.parent}: {exc.strerror or exc}") from None
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            self._lock.close()
-            if exc.errno in (errno.EAGAIN, errno.EACCES):
-                raise WriteError(f"another generation is writing to {self.out} right now; wait for it to finish "
-                                 "and run again. Nothing was changed.") from None
-            raise
+        self._lock = writer_lock.take(self.store / ".lock", self.out)
         try:
             self._adopt_plain_directory()
             self._remove_debris()
