@@ -11,6 +11,7 @@ from .errors import PlotsimError, SpecError
 
 EXIT_USER_ERROR = 2
 EXIT_BUG = 1
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as other command-line tools end when their output is closed
 
 
 def _positive_int(text: str) -> int:
@@ -114,6 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(Interrupted().message(), file=sys.stderr)
         return Interrupted().exit_code
+    except BrokenPipeError:  # the reader went away (`| head`): whatever was written stays; say nothing more
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return EXIT_BROKEN_PIPE
     except Exception as exc:  # a bug: one line here, the traceback in a file
         stopped = swallowed(exc)
         if stopped is not None:

@@ -284,3 +284,21 @@ def test_validate_warns_about_a_terminal_event_that_never_fires(tmp_path, capsys
     assert main(["validate", write_spec(tmp_path / "spec.yml", data)]) == 0
     out = capsys.readouterr().out
     assert "ends about 0% of entities" in out and "warning: events.close.when never held" in out
+
+
+def test_output_closed_by_its_reader_is_not_a_bug(tmp_path):
+    """`dbt-plotsim generate ... | head -0`: the files are written; the closed pipe ends the command quietly."""
+    import subprocess
+    import sys
+
+    spec = tmp_path / "tiny.yml"
+    spec.write_text(yaml.safe_dump(tiny_dict()))
+    out = tmp_path / "out"
+    reader = subprocess.Popen(["head", "-c", "0"], stdin=subprocess.PIPE)
+    done = subprocess.run([sys.executable, "-m", "dbt_plotsim.cli", "generate", str(spec), "--out", str(out), "--quiet"],
+                          stdout=reader.stdin, stderr=subprocess.PIPE, text=True)
+    reader.stdin.close()
+    reader.wait()
+    assert done.returncode == 141, done.stderr
+    assert "bug" not in done.stderr and "Nothing was changed" not in done.stderr
+    assert (out / "dim_date.parquet").exists()
